@@ -1,0 +1,334 @@
+//! The backward engine.
+//!
+//! 1. Find the nodes reachable from the roots (one arena lock, explicit stack: no recursion)
+//!    and count, for each, how many edges of that subgraph point at it.
+//! 2. Run nodes from a ready queue ordered like PyTorch's (newest sequence number first;
+//!    accumulate nodes first of all). A node runs once all its incoming grads are summed.
+//! 3. Hand each produced grad along its edge, cast to the input's dtype and summed down to
+//!    its shape; accumulate into leaves (`backward`) or capture it (`grad`).
+//!
+//! Scratch space is sized to the reached subgraph, never to the arena. Rules run without the
+//! arena lock held, with grad mode set to `create_graph`. Without `retain_graph`, each node's
+//! saved tensors are freed as it runs; running it again is PyTorch's "backward through the
+//! graph a second time" error.
+
+use super::graph::{release, Edge, NodeId, ARENA};
+use super::mode::GradModeGuard;
+use crate::error::{Error, Result};
+use crate::kernels;
+use crate::ops::arith::{self, Operand};
+use crate::ops::reduce::sum_to;
+use crate::ops::{gradient_edge_locked, shape, Backward, Ctx};
+use crate::shape::format_shape;
+use crate::tensor::Tensor;
+use smallvec::SmallVec;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+
+/// References taken on edges during a pass, released when the pass ends.
+struct HeldEdges(Vec<NodeId>);
+
+impl Drop for HeldEdges {
+    fn drop(&mut self) {
+        for id in self.0.drain(..) {
+            release(id);
+        }
+    }
+}
+
+/// `Tensor.backward` / `autograd.backward`: accumulates into the leaves' `.grad`.
+pub fn backward(
+    roots: &[Tensor],
+    grad_roots: &[Option<Tensor>],
+    retain_graph: Option<bool>,
+    create_graph: bool,
+) -> Result<()> {
+    run(roots, grad_roots, retain_graph.unwrap_or(create_graph), create_graph, None).map(|_| ())
+}
+
+/// `autograd.grad`: returns d(outputs)/d(inputs) without touching `.grad`.
+pub fn grad(
+    outputs: &[Tensor],
+    inputs: &[Tensor],
+    grad_outputs: &[Option<Tensor>],
+    retain_graph: Option<bool>,
+    create_graph: bool,
+    allow_unused: bool,
+) -> Result<Vec<Option<Tensor>>> {
+    for t in inputs {
+        if !t.requires_grad() {
+            return Err(Error::Runtime("One of the differentiated Tensors does not require grad".into()));
+        }
+    }
+    let result = run(outputs, grad_outputs, retain_graph.unwrap_or(create_graph), create_graph, Some(inputs))?;
+    if !allow_unused && result.iter().any(|g| g.is_none()) {
+        return Err(Error::Runtime("One of the differentiated Tensors appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior.".into()));
+    }
+    Ok(result)
+}
+
+fn root_grad(i: usize, root: &Tensor, given: Option<&Tensor>) -> Result<Tensor> {
+    match given {
+        Some(g) => {
+            if g.shape() != root.shape() {
+                return Err(Error::Runtime(format!(
+                    "Mismatch in shape: grad_output[{i}] has a shape of torch.Size({}) and output[{i}] has a shape of torch.Size({}).",
+                    format_shape(g.shape()),
+                    format_shape(root.shape())
+                )));
+            }
+            Ok(g.clone())
+        }
+        None => {
+            if root.numel() != 1 {
+                return Err(Error::ImplicitGradNonScalar);
+            }
+            Tensor::ones(root.shape(), root.dtype())
+        }
+    }
+}
+
+fn run(
+    roots: &[Tensor],
+    grad_roots: &[Option<Tensor>],
+    retain_graph: bool,
+    create_graph: bool,
+    capture: Option<&[Tensor]>,
+) -> Result<Vec<Option<Tensor>>> {
+    if roots.len() != grad_roots.len() {
+        return Err(Error::Runtime(format!(
+            "grad can be implicitly created only for scalar outputs; got {} outputs and {} gradients",
+            roots.len(),
+            grad_roots.len()
+        )));
+    }
+    let mut held = HeldEdges(Vec::new());
+    let mut root_edges: Vec<Edge> = Vec::with_capacity(roots.len());
+    let mut capture_edges: Vec<Option<Edge>> = Vec::new();
+    {
+        let mut arena = ARENA.lock();
+        for (i, r) in roots.iter().enumerate() {
+            match gradient_edge_locked(&mut arena, r) {
+                Some(e) => {
+                    held.0.push(e.node);
+                    root_edges.push(e);
+                }
+                None => {
+                    drop(arena);
+                    return Err(Error::NoGradFn(i));
+                }
+            }
+        }
+        if let Some(inputs) = capture {
+            for t in inputs {
+                let e = gradient_edge_locked(&mut arena, t);
+                if let Some(e) = e {
+                    held.0.push(e.node);
+                }
+                capture_edges.push(e);
+            }
+        }
+    }
+    let root_grads: Vec<Tensor> = roots
+        .iter()
+        .enumerate()
+        .map(|(i, r)| root_grad(i, r, grad_roots[i].as_ref()))
+        .collect::<Result<_>>()?;
+
+    // 1. Discovery: dependency counts and sequence numbers of the reachable subgraph.
+    let mut deps: HashMap<NodeId, (u32, u64)> = HashMap::new();
+    let mut parents: Vec<(NodeId, NodeId)> = Vec::new();
+    {
+        let arena = ARENA.lock();
+        let mut stack: Vec<NodeId> = Vec::new();
+        for e in &root_edges {
+            if let std::collections::hash_map::Entry::Vacant(v) = deps.entry(e.node) {
+                v.insert((0, arena.get(e.node).map_or(0, |n| n.seq)));
+                stack.push(e.node);
+            }
+        }
+        while let Some(id) = stack.pop() {
+            let Some(node) = arena.get(id) else { continue };
+            for e in node.next.iter().flatten() {
+                if capture.is_some() {
+                    parents.push((e.node, id));
+                }
+                match deps.entry(e.node) {
+                    std::collections::hash_map::Entry::Occupied(mut o) => o.get_mut().0 += 1,
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert((1, arena.get(e.node).map_or(0, |n| n.seq)));
+                        stack.push(e.node);
+                    }
+                }
+            }
+        }
+    }
+
+    // With `grad`, only nodes from which a captured input is reachable need to run.
+    let needed: Option<HashSet<NodeId>> = capture.map(|_| {
+        let mut rev: HashMap<NodeId, Vec<NodeId>> = HashMap::new();
+        for (child, parent) in &parents {
+            rev.entry(*child).or_default().push(*parent);
+        }
+        let mut needed: HashSet<NodeId> = HashSet::new();
+        let mut stack: Vec<NodeId> = capture_edges.iter().flatten().map(|e| e.node).collect();
+        while let Some(id) = stack.pop() {
+            if needed.insert(id) {
+                if let Some(ps) = rev.get(&id) {
+                    stack.extend(ps.iter().copied());
+                }
+            }
+        }
+        needed
+    });
+
+    let _mode = GradModeGuard::new(create_graph);
+    let mut pending: HashMap<NodeId, SmallVec<[Option<Tensor>; 1]>> = HashMap::new();
+    for (e, g) in root_edges.iter().zip(root_grads) {
+        add_pending(&mut pending, *e, g)?;
+    }
+    let mut captured: Vec<Option<Tensor>> = vec![None; capture_edges.len()];
+    let mut ready: BinaryHeap<(u64, NodeId)> = BinaryHeap::new();
+    let mut queued: HashSet<NodeId> = HashSet::new();
+    for e in &root_edges {
+        if let Some(&(0, seq)) = deps.get(&e.node) {
+            if queued.insert(e.node) {
+                ready.push((seq, e.node));
+            }
+        }
+    }
+
+    while let Some((_, id)) = ready.pop() {
+        let grads_in = pending.remove(&id).unwrap_or_default();
+        for (k, ce) in capture_edges.iter().enumerate() {
+            if let Some(ce) = ce {
+                if ce.node == id {
+                    if let Some(Some(g)) = grads_in.get(ce.input_nr as usize) {
+                        captured[k] = Some(match captured[k].take() {
+                            Some(prev) => arith::add(&prev, Operand::Tensor(g), 1.0)?,
+                            None => g.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        let grad = grads_in.into_iter().next().flatten();
+        let skip = needed.as_ref().is_some_and(|n| !n.contains(&id));
+
+        // Take what the rule needs out of the arena, then run it unlocked.
+        let (op, next, metas, name) = {
+            let mut arena = ARENA.lock();
+            let Some(node) = arena.get_mut(id) else { continue };
+            let op = if skip || grad.is_none() {
+                Backward::Released
+            } else if !retain_graph && node.op.has_saved() {
+                node.released = true;
+                std::mem::replace(&mut node.op, Backward::Released)
+            } else {
+                node.op.clone()
+            };
+            (op, node.next.clone(), node.input_meta.clone(), node.name)
+        };
+
+        let mut outputs: SmallVec<[Option<Tensor>; 2]> = SmallVec::new();
+        if let (Some(g), false) = (&grad, skip) {
+            match &op {
+                Backward::Accumulate(leaf) => {
+                    if capture.is_none() {
+                        if let Some(leaf) = Tensor::upgrade(leaf) {
+                            accumulate_grad(&leaf, g, create_graph)?;
+                        }
+                    }
+                }
+                _ => outputs = op.apply(g, &Ctx { node: id, create_graph })?,
+            }
+        }
+        drop(op);
+
+        for (i, edge) in next.iter().enumerate() {
+            let Some(edge) = edge else { continue };
+            if let Some(Some(g)) = outputs.get_mut(i).map(Option::take) {
+                let g = validate_grad(g, &metas[i], name, i)?;
+                add_pending(&mut pending, *edge, g)?;
+            }
+            if let Some(d) = deps.get_mut(&edge.node) {
+                d.0 -= 1;
+                if d.0 == 0 && queued.insert(edge.node) {
+                    ready.push((d.1, edge.node));
+                }
+            }
+        }
+    }
+    Ok(captured)
+}
+
+fn add_pending(
+    pending: &mut HashMap<NodeId, SmallVec<[Option<Tensor>; 1]>>,
+    edge: Edge,
+    g: Tensor,
+) -> Result<()> {
+    let slots = pending.entry(edge.node).or_default();
+    let nr = edge.input_nr as usize;
+    if slots.len() <= nr {
+        slots.resize(nr + 1, None);
+    }
+    slots[nr] = Some(match slots[nr].take() {
+        Some(prev) => arith::add(&prev, Operand::Tensor(&g), 1.0)?,
+        None => g,
+    });
+    Ok(())
+}
+
+/// Casts `g` to the input's dtype and sums it down to the input's shape if it was broadcast.
+fn validate_grad(
+    g: Tensor,
+    meta: &super::graph::InputMeta,
+    name: &str,
+    index: usize,
+) -> Result<Tensor> {
+    let mut g = g;
+    if g.shape() != meta.shape.as_slice() {
+        let ok = crate::shape::broadcast_shapes(g.shape(), &meta.shape)
+            .map(|s| s.as_slice() == g.shape())
+            .unwrap_or(false);
+        if !ok {
+            return Err(Error::Runtime(format!(
+                "Function {name} returned an invalid gradient at index {index} - got {} but expected shape compatible with {}",
+                format_shape(g.shape()),
+                format_shape(&meta.shape)
+            )));
+        }
+        g = sum_to(&g, &meta.shape)?;
+    }
+    if g.dtype() != meta.dtype {
+        g = shape::to_dtype(&g, meta.dtype)?;
+    }
+    Ok(g)
+}
+
+/// Adds `g` into `leaf.grad` (in place when no graph of the grad is wanted, as PyTorch).
+fn accumulate_grad(leaf: &Tensor, g: &Tensor, create_graph: bool) -> Result<()> {
+    let old = leaf.grad();
+    let new = match old {
+        None => {
+            if create_graph {
+                g.clone()
+            } else if g.strong_count() <= 2 && g.is_contiguous() && std::sync::Arc::strong_count(g.storage()) == 1 {
+                g.detach()
+            } else {
+                kernels::cast(g, g.dtype())?
+            }
+        }
+        Some(old) => {
+            if !create_graph && !old.requires_grad() {
+                let sum = arith::binary_raw(&old, Operand::Tensor(g), arith::BinOp::Add, false)?;
+                let sum = crate::ops::cast_raw(&sum, old.dtype())?;
+                kernels::copy_into(&old, &sum);
+                old.bump_version();
+                return Ok(());
+            }
+            arith::add(&old, Operand::Tensor(g), 1.0)?
+        }
+    };
+    leaf.meta().grad = Some(new);
+    Ok(())
+}

@@ -1,0 +1,105 @@
+//! Engine and arena tests on the pure-Rust API.
+
+use crate::autograd::{backward, grad, live_nodes};
+use crate::dtype::{DType, Scalar};
+use crate::ops::arith::{self, Operand};
+use crate::ops::{inplace, reduce, unary};
+use crate::tensor::Tensor;
+
+fn s(x: f64) -> Operand<'static> {
+    Operand::Scalar(Scalar::Float(x))
+}
+
+fn leaf(values: Vec<f64>, shape: &[usize]) -> Tensor {
+    let t = Tensor::from_vec(values, shape).unwrap();
+    t.set_requires_grad(true).unwrap();
+    t
+}
+
+#[test]
+fn tutorial_graph_gradient() {
+    let x = Tensor::ones(&[2, 2], DType::F32).unwrap();
+    x.set_requires_grad(true).unwrap();
+    let y = arith::add(&x, s(2.0), 1.0).unwrap();
+    let z = arith::mul(&arith::mul(&y, Operand::Tensor(&y)).unwrap(), s(3.0)).unwrap();
+    let out = reduce::mean(&z, None, false, None).unwrap();
+    assert_eq!(out.item().unwrap(), Scalar::Float(27.0));
+    assert_eq!(out.grad_fn().unwrap().name(), "MeanBackward0");
+    backward(&[out], &[None], None, false).unwrap();
+    assert_eq!(x.grad().unwrap().to_vec::<f32>(), vec![4.5; 4]);
+}
+
+#[test]
+fn second_derivative_through_create_graph() {
+    let x = leaf(vec![2.0], &[]);
+    let y = arith::pow(&x, Operand::Scalar(Scalar::Int(3))).unwrap();
+    let g = grad(&[y], &[x.clone()], &[None], None, true, false).unwrap();
+    let g = g[0].clone().unwrap();
+    assert_eq!(g.to_vec::<f64>(), vec![12.0]);
+    let gg = grad(&[g], &[x], &[None], None, false, false).unwrap();
+    assert_eq!(gg[0].clone().unwrap().to_vec::<f64>(), vec![12.0]);
+}
+
+#[test]
+fn backward_twice_is_an_error_unless_retained() {
+    let x = leaf(vec![1.0, 2.0], &[2]);
+    let y = reduce::sum(&unary::exp(&x).unwrap(), None, false, None).unwrap();
+    backward(&[y.clone()], &[None], Some(true), false).unwrap();
+    backward(&[y.clone()], &[None], None, false).unwrap();
+    let e = backward(&[y], &[None], None, false).unwrap_err();
+    assert!(e.to_string().starts_with("Trying to backward through the graph a second time"));
+}
+
+#[test]
+fn inplace_modification_of_saved_tensor_is_detected() {
+    let x = leaf(vec![1.0, 2.0, 3.0], &[3]);
+    let b = arith::mul(&x, s(2.0)).unwrap();
+    let c = arith::mul(&b, Operand::Tensor(&b)).unwrap();
+    inplace::add_(&b, s(1.0), 1.0).unwrap();
+    let out = reduce::sum(&c, None, false, None).unwrap();
+    let e = backward(&[out], &[None], None, false).unwrap_err().to_string();
+    assert!(e.contains("modified by an inplace operation: [torch.DoubleTensor [3]], which is output 0 of AddBackward0, is at version 1; expected version 0 instead."), "{e}");
+}
+
+#[test]
+fn inplace_on_leaf_requiring_grad_is_an_error() {
+    let x = leaf(vec![1.0], &[1]);
+    assert_eq!(
+        inplace::add_(&x, s(1.0), 1.0).unwrap_err().to_string(),
+        "a leaf Variable that requires grad is being used in an in-place operation."
+    );
+}
+
+#[test]
+fn broadcast_grads_are_summed_to_input_shape() {
+    let a = leaf(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+    let b = leaf(vec![10.0, 20.0, 30.0], &[3]);
+    let y = reduce::sum(&arith::mul(&a, Operand::Tensor(&b)).unwrap(), None, false, None).unwrap();
+    backward(&[y], &[None], None, false).unwrap();
+    assert_eq!(b.grad().unwrap().to_vec::<f64>(), vec![5.0, 7.0, 9.0]);
+    assert_eq!(a.grad().unwrap().shape(), &[2, 3]);
+}
+
+#[test]
+fn long_chain_backpropagates_and_frees_without_recursion() {
+    // Run on a small stack to prove neither backward nor freeing recurses.
+    let handle = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(|| {
+            let before = live_nodes();
+            let x = leaf(vec![1.0], &[1]);
+            let mut y = x.clone();
+            for _ in 0..100_000 {
+                y = arith::mul(&y, s(1.0001)).unwrap();
+            }
+            let out = reduce::sum(&y, None, false, None).unwrap();
+            backward(&[out], &[None], None, false).unwrap();
+            let g = x.grad().unwrap().to_vec::<f64>()[0];
+            assert!((g - 1.0001f64.powi(100_000)).abs() < 1e-6 * g);
+            drop(y);
+            drop(x);
+            assert_eq!(live_nodes(), before);
+        })
+        .unwrap();
+    handle.join().unwrap();
+}

@@ -1,0 +1,94 @@
+//! One error type for the whole core. Every fallible path returns `Result<T>`; nothing that
+//! comes from Python may panic. Each variant knows which Python exception PyTorch raises for
+//! it (`Error::kind`), and its `Display` is PyTorch's wording, so the binding layer maps
+//! errors without re-formatting them.
+
+use crate::dtype::DType;
+
+/// The Python exception an error becomes (see `python/errors.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    Runtime,
+    Index,
+    Type,
+    Value,
+    Overflow,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("The size of tensor a ({a}) must match the size of tensor b ({b}) at non-singleton dimension {dim}")]
+    BroadcastMismatch { a: usize, b: usize, dim: usize },
+
+    #[error("Dimension out of range (expected to be in range of [{min}, {max}], but got {got})")]
+    DimOutOfRange { min: i64, max: i64, got: i64 },
+
+    #[error("shape '{shape}' is invalid for input of size {numel}")]
+    InvalidShape { shape: String, numel: usize },
+
+    #[error("view size is not compatible with input tensor's size and stride (at least one dimension spans across two contiguous subspaces). Use .reshape(...) instead.")]
+    InvalidView,
+
+    #[error("only Tensors of floating point and complex dtype can require gradients")]
+    NonFloatRequiresGrad,
+
+    #[error("grad can be implicitly created only for scalar outputs")]
+    ImplicitGradNonScalar,
+
+    #[error("element {0} of tensors does not require grad and does not have a grad_fn")]
+    NoGradFn(usize),
+
+    #[error("Trying to backward through the graph a second time (or directly access saved tensors after they have already been freed). Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time or if you need to access saved tensors after calling backward.")]
+    BackwardTwice,
+
+    #[error("one of the variables needed for gradient computation has been modified by an inplace operation: [{type_name} [{shape}]]{origin}, is at version {found}; expected version {expected} instead. Hint: enable anomaly detection to find the operation that failed to compute its gradient, with torch.autograd.set_detect_anomaly(True).")]
+    ModifiedByInplace {
+        type_name: &'static str,
+        shape: String,
+        origin: String,
+        found: u64,
+        expected: u64,
+    },
+
+    #[error("a leaf Variable that requires grad is being used in an in-place operation.")]
+    InplaceOnLeaf,
+
+    #[error("result type {result} can't be cast to the desired output type {out}")]
+    InplaceCast { result: DType, out: DType },
+
+    #[error("a Tensor with {0} elements cannot be converted to Scalar")]
+    ItemNonScalar(usize),
+
+    #[error("{0}")]
+    Runtime(String),
+    #[error("{0}")]
+    Index(String),
+    #[error("{0}")]
+    Type(String),
+    #[error("{0}")]
+    Value(String),
+    #[error("{0}")]
+    Overflow(String),
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::DimOutOfRange { .. } | Error::Index(_) => ErrorKind::Index,
+            Error::Type(_) => ErrorKind::Type,
+            Error::Value(_) => ErrorKind::Value,
+            Error::Overflow(_) => ErrorKind::Overflow,
+            _ => ErrorKind::Runtime,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Early-return a `Error::Runtime` with a formatted message.
+#[macro_export]
+macro_rules! bail {
+    ($($arg:tt)*) => {
+        return Err($crate::error::Error::Runtime(format!($($arg)*)))
+    };
+}

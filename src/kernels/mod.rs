@@ -1,0 +1,195 @@
+//! Kernels: loops over storage + layout, with no autograd in sight.
+//!
+//! Every kernel accepts any layout (strided, broadcast with stride 0, offset views);
+//! contiguous inputs take a slice fast path. Work above `PARALLEL_THRESHOLD` elements is
+//! split across the rayon pool; below it, kernels run sequentially on the calling thread with
+//! no thread-pool hand-off, which is what keeps small-tensor ops cheap.
+
+pub mod elementwise;
+pub mod reduce;
+
+pub use elementwise::{binary, cast, unary};
+pub use reduce::sum_dims;
+
+use crate::shape::Layout;
+use crate::storage::{Buffer, Element};
+use crate::tensor::Tensor;
+use std::sync::OnceLock;
+
+/// Below this many elements a kernel never leaves the calling thread.
+pub const PARALLEL_THRESHOLD: usize = 1 << 15;
+
+/// Above this many elements the Python bindings release the GIL around a kernel.
+pub const RELEASE_GIL_THRESHOLD: usize = 1 << 16;
+
+static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
+
+/// The thread pool kernels use; its size follows `FERROGRAD_NUM_THREADS` (default: all cores).
+pub fn pool() -> &'static rayon::ThreadPool {
+    POOL.get_or_init(|| {
+        let n = std::env::var("FERROGRAD_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(0);
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .thread_name(|i| format!("ferrograd-{i}"))
+            .build()
+            .unwrap_or_else(|_| {
+                // Building a pool only fails if threads cannot be spawned; fall back to one.
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(1)
+                    .build()
+                    .unwrap_or_else(|e| panic!("cannot create any thread: {e}"))
+            })
+    })
+}
+
+pub fn num_threads() -> usize {
+    pool().current_num_threads()
+}
+
+/// Calls `f(offset)` for every element of `layout`, in row-major logical order.
+#[inline]
+pub fn for_each_offset(layout: &Layout, mut f: impl FnMut(usize)) {
+    let n = layout.numel();
+    if n == 0 {
+        return;
+    }
+    if layout.is_contiguous() {
+        for o in layout.offset..layout.offset + n {
+            f(o);
+        }
+        return;
+    }
+    let nd = layout.ndim();
+    let inner = layout.shape[nd - 1];
+    let inner_stride = layout.strides[nd - 1];
+    let mut index = vec![0usize; nd];
+    let mut base = layout.offset;
+    loop {
+        let mut o = base;
+        for _ in 0..inner {
+            f(o);
+            o += inner_stride;
+        }
+        // advance the outer index
+        let mut d = nd - 1;
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            index[d] += 1;
+            base += layout.strides[d];
+            if index[d] < layout.shape[d] {
+                break;
+            }
+            base -= layout.strides[d] * layout.shape[d];
+            index[d] = 0;
+        }
+    }
+}
+
+/// Calls `f(offset_a, offset_b)` for every position of `shape`, where `a` and `b` are layouts
+/// of that same shape (already broadcast).
+#[inline]
+pub fn for_each_offset2(a: &Layout, b: &Layout, mut f: impl FnMut(usize, usize)) {
+    let shape = &a.shape;
+    let n: usize = shape.iter().product();
+    if n == 0 {
+        return;
+    }
+    let nd = shape.len();
+    if nd == 0 {
+        f(a.offset, b.offset);
+        return;
+    }
+    let inner = shape[nd - 1];
+    let (sa, sb) = (a.strides[nd - 1], b.strides[nd - 1]);
+    let mut index = vec![0usize; nd];
+    let (mut base_a, mut base_b) = (a.offset, b.offset);
+    loop {
+        let (mut oa, mut ob) = (base_a, base_b);
+        for _ in 0..inner {
+            f(oa, ob);
+            oa += sa;
+            ob += sb;
+        }
+        let mut d = nd - 1;
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            index[d] += 1;
+            base_a += a.strides[d];
+            base_b += b.strides[d];
+            if index[d] < shape[d] {
+                break;
+            }
+            base_a -= a.strides[d] * shape[d];
+            base_b -= b.strides[d] * shape[d];
+            index[d] = 0;
+        }
+    }
+}
+
+/// The elements of `t` in logical order, converted to `T`.
+pub fn gather_cast<T: Element>(t: &Tensor) -> Vec<T> {
+    fn go<S: Element, T: Element>(src: &[S], layout: &Layout, conv: impl Fn(S) -> T) -> Vec<T> {
+        let mut out = Vec::with_capacity(layout.numel());
+        if layout.is_contiguous() {
+            let s = &src[layout.offset..layout.offset + layout.numel()];
+            out.extend(s.iter().map(|&x| conv(x)));
+        } else {
+            for_each_offset(layout, |o| out.push(conv(src[o])));
+        }
+        out
+    }
+    let l = t.layout();
+    match t.buffer() {
+        Buffer::Bool(v) => go(v, l, |x| T::from_bool(x)),
+        Buffer::I64(v) => go(v, l, |x| T::from_i64(x)),
+        Buffer::F32(v) => go(v, l, |x| T::from_f64(x as f64)),
+        Buffer::F64(v) => go(v, l, |x| T::from_f64(x)),
+    }
+}
+
+/// Fills a whole buffer with `value` (cast to its dtype).
+pub fn fill(buf: &mut Buffer, value: f64) {
+    match buf {
+        Buffer::Bool(v) => v.fill(value != 0.0),
+        Buffer::I64(v) => v.fill(value as i64),
+        Buffer::F32(v) => v.fill(value as f32),
+        Buffer::F64(v) => v.fill(value),
+    }
+}
+
+/// Writes the elements of `src` (same shape, any dtype) into the storage of `dst` through
+/// `dst`'s layout. `src` must not share storage with `dst` (callers make a temporary first).
+pub fn copy_into(dst: &Tensor, src: &Tensor) {
+    fn go<T: Element>(dst_buf: &mut [T], layout: &Layout, values: Vec<T>) {
+        if layout.is_contiguous() {
+            dst_buf[layout.offset..layout.offset + values.len()].copy_from_slice(&values);
+        } else {
+            let mut it = values.into_iter();
+            for_each_offset(layout, |o| {
+                if let Some(v) = it.next() {
+                    dst_buf[o] = v;
+                }
+            });
+        }
+    }
+    let layout = dst.layout();
+    // SAFETY: `src` is a different storage, and no other borrow of `dst`'s buffer is alive
+    // for the duration of this write.
+    let buf = unsafe { dst.storage().buffer_mut() };
+    match buf {
+        Buffer::Bool(v) => go(v, layout, gather_cast::<bool>(src)),
+        Buffer::I64(v) => go(v, layout, gather_cast::<i64>(src)),
+        Buffer::F32(v) => go(v, layout, gather_cast::<f32>(src)),
+        Buffer::F64(v) => go(v, layout, gather_cast::<f64>(src)),
+    }
+}

@@ -1,0 +1,307 @@
+//! Shapes, strides and layouts: the pure arithmetic of where an element lives.
+//!
+//! A `Layout` is shape + strides (in elements) + offset into a storage, and answers every
+//! contiguity and view question. Element counts are overflow-checked: a shape whose count
+//! does not fit in 64 bits is an error, never a wrap-around.
+
+use crate::error::{Error, Result};
+use smallvec::SmallVec;
+
+pub type Dims = SmallVec<[usize; 4]>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub shape: Dims,
+    pub strides: Dims,
+    pub offset: usize,
+}
+
+/// Number of elements of `shape`, or an error if it overflows.
+pub fn checked_numel(shape: &[usize]) -> Result<usize> {
+    // A zero anywhere makes the product 0 but the other factors must still be sane.
+    let mut n: usize = 1;
+    let mut overflow = false;
+    for &d in shape {
+        match n.checked_mul(d) {
+            Some(v) => n = v,
+            None => overflow = true,
+        }
+    }
+    if overflow || shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d.max(1))).is_none() {
+        return Err(Error::Runtime(format!(
+            "Storage size calculation overflowed with sizes={}",
+            format_shape(shape)
+        )));
+    }
+    if n > (isize::MAX as usize) / 8 {
+        return Err(Error::Runtime(format!(
+            "Storage size calculation overflowed with sizes={}",
+            format_shape(shape)
+        )));
+    }
+    Ok(n)
+}
+
+/// `[2, 3]`, as PyTorch prints sizes in messages.
+pub fn format_shape(shape: &[usize]) -> String {
+    let parts: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+/// Row-major strides for `shape`.
+pub fn contiguous_strides(shape: &[usize]) -> Dims {
+    let mut strides: Dims = SmallVec::from_elem(0, shape.len());
+    let mut acc = 1usize;
+    for i in (0..shape.len()).rev() {
+        strides[i] = acc;
+        acc = acc.saturating_mul(shape[i].max(1));
+    }
+    strides
+}
+
+/// Normalise a possibly negative dimension index against `ndim` (PyTorch's `maybe_wrap_dim`).
+/// A zero-dim tensor accepts dims -1 and 0.
+pub fn wrap_dim(dim: i64, ndim: usize) -> Result<usize> {
+    let n = ndim.max(1) as i64;
+    if dim < -n || dim >= n {
+        return Err(Error::DimOutOfRange { min: -n, max: n - 1, got: dim });
+    }
+    Ok(if dim < 0 { (dim + n) as usize } else { dim as usize })
+}
+
+/// The broadcast shape of two shapes, with PyTorch's error for a mismatch.
+pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Dims> {
+    let n = a.len().max(b.len());
+    let mut out: Dims = SmallVec::from_elem(0, n);
+    for i in 0..n {
+        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
+        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        out[i] = if da == db || db == 1 {
+            da
+        } else if da == 1 {
+            db
+        } else {
+            return Err(Error::BroadcastMismatch { a: da, b: db, dim: i });
+        };
+    }
+    Ok(out)
+}
+
+impl Layout {
+    pub fn contiguous(shape: &[usize]) -> Layout {
+        Layout { shape: shape.into(), strides: contiguous_strides(shape), offset: 0 }
+    }
+
+    pub fn ndim(&self) -> usize {
+        self.shape.len()
+    }
+
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// True when elements are laid out row-major without gaps (size-1 dims may have any stride).
+    pub fn is_contiguous(&self) -> bool {
+        let mut expected = 1usize;
+        for i in (0..self.shape.len()).rev() {
+            let d = self.shape[i];
+            if d == 0 {
+                return true;
+            }
+            if d != 1 {
+                if self.strides[i] != expected {
+                    return false;
+                }
+                expected *= d;
+            }
+        }
+        true
+    }
+
+    /// A layout reading this one broadcast to `shape` (stride 0 on expanded dims).
+    pub fn broadcast_to(&self, shape: &[usize]) -> Result<Layout> {
+        let n = shape.len();
+        if self.ndim() > n {
+            return Err(Error::Runtime(format!(
+                "The expanded size of the tensor ({}) must match the existing size ({}) at non-singleton dimension 0.  Target sizes: {}.  Tensor sizes: {}",
+                shape.first().copied().unwrap_or(0),
+                self.shape.first().copied().unwrap_or(0),
+                format_shape(shape),
+                format_shape(&self.shape)
+            )));
+        }
+        let lead = n - self.ndim();
+        let mut strides: Dims = SmallVec::from_elem(0, n);
+        for i in 0..n {
+            if i < lead {
+                continue;
+            }
+            let d = self.shape[i - lead];
+            if d == shape[i] {
+                strides[i] = self.strides[i - lead];
+            } else if d == 1 {
+                strides[i] = 0;
+            } else {
+                return Err(Error::Runtime(format!(
+                    "The expanded size of the tensor ({}) must match the existing size ({}) at non-singleton dimension {}.  Target sizes: {}.  Tensor sizes: {}",
+                    shape[i],
+                    d,
+                    i,
+                    format_shape(shape),
+                    format_shape(&self.shape)
+                )));
+            }
+        }
+        Ok(Layout { shape: shape.into(), strides, offset: self.offset })
+    }
+
+    /// The strides a view of shape `new_shape` would have, if one exists without copying
+    /// (PyTorch's `computeStride`).
+    pub fn view_strides(&self, new_shape: &[usize]) -> Option<Dims> {
+        let old_numel = self.numel();
+        if old_numel == 0 {
+            return Some(contiguous_strides(new_shape));
+        }
+        let mut new_strides: Dims = SmallVec::from_elem(0, new_shape.len());
+        if self.shape.is_empty() {
+            // zero-dim: every new dim is 1
+            for s in new_strides.iter_mut() {
+                *s = 1;
+            }
+            return Some(new_strides);
+        }
+        let mut view_d = new_shape.len() as isize - 1;
+        let mut chunk_base_stride = *self.strides.last()?;
+        let mut tensor_numel = 1usize;
+        let mut view_numel = 1usize;
+        let ndim = self.shape.len();
+        for tensor_d in (0..ndim).rev() {
+            tensor_numel *= self.shape[tensor_d];
+            let boundary = tensor_d == 0
+                || (self.shape[tensor_d - 1] != 1
+                    && self.strides[tensor_d - 1] != tensor_numel * chunk_base_stride);
+            if boundary {
+                while view_d >= 0 && (view_numel < tensor_numel || new_shape[view_d as usize] == 1) {
+                    new_strides[view_d as usize] = view_numel * chunk_base_stride;
+                    view_numel *= new_shape[view_d as usize];
+                    view_d -= 1;
+                }
+                if view_numel != tensor_numel {
+                    return None;
+                }
+                if tensor_d > 0 {
+                    chunk_base_stride = self.strides[tensor_d - 1];
+                    tensor_numel = 1;
+                    view_numel = 1;
+                }
+            }
+        }
+        if view_d != -1 {
+            return None;
+        }
+        Some(new_strides)
+    }
+
+    /// Dims swapped (`transpose`).
+    pub fn transpose(&self, a: usize, b: usize) -> Layout {
+        let mut l = self.clone();
+        l.shape.swap(a, b);
+        l.strides.swap(a, b);
+        l
+    }
+}
+
+/// Resolve a requested shape that may contain one `-1` against `numel`.
+pub fn infer_shape(requested: &[i64], numel: usize) -> Result<Dims> {
+    let invalid = || Error::InvalidShape {
+        shape: format!(
+            "[{}]",
+            requested.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+        ),
+        numel,
+    };
+    let mut infer_at = None;
+    let mut known = 1usize;
+    let mut out: Dims = SmallVec::with_capacity(requested.len());
+    for (i, &d) in requested.iter().enumerate() {
+        if d == -1 {
+            if infer_at.is_some() {
+                return Err(Error::Runtime("only one dimension can be inferred".into()));
+            }
+            infer_at = Some(i);
+            out.push(1);
+        } else if d < 0 {
+            return Err(Error::Runtime(format!("invalid shape dimension {d}")));
+        } else {
+            known = known.checked_mul(d as usize).ok_or_else(invalid)?;
+            out.push(d as usize);
+        }
+    }
+    match infer_at {
+        Some(i) => {
+            if known == 0 || numel % known != 0 {
+                return Err(invalid());
+            }
+            out[i] = numel / known;
+        }
+        None => {
+            if known != numel {
+                return Err(invalid());
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_mismatch_message_matches_pytorch() {
+        let e = broadcast_shapes(&[2, 3], &[2, 4]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "The size of tensor a (3) must match the size of tensor b (4) at non-singleton dimension 1"
+        );
+        assert_eq!(broadcast_shapes(&[3, 1], &[4]).unwrap().as_slice(), &[3, 4]);
+        assert_eq!(broadcast_shapes(&[], &[2, 2]).unwrap().as_slice(), &[2, 2]);
+    }
+
+    #[test]
+    fn numel_overflow_is_an_error() {
+        assert!(checked_numel(&[1 << 40, 1 << 40]).is_err());
+        assert!(checked_numel(&[0, 1 << 62, 4]).is_err());
+        assert_eq!(checked_numel(&[0, 5]).unwrap(), 0);
+        assert_eq!(checked_numel(&[]).unwrap(), 1);
+    }
+
+    #[test]
+    fn view_of_transposed_is_refused_and_of_contiguous_allowed() {
+        let l = Layout::contiguous(&[2, 3]);
+        assert_eq!(l.view_strides(&[3, 2]).unwrap().as_slice(), &[2, 1]);
+        let t = l.transpose(0, 1);
+        assert!(!t.is_contiguous());
+        assert!(t.view_strides(&[6]).is_none());
+        assert!(t.view_strides(&[3, 2, 1]).is_some());
+    }
+
+    #[test]
+    fn infer_shape_handles_minus_one() {
+        assert_eq!(infer_shape(&[-1, 2], 6).unwrap().as_slice(), &[3, 2]);
+        assert_eq!(
+            infer_shape(&[3, 5], 4).unwrap_err().to_string(),
+            "shape '[3, 5]' is invalid for input of size 4"
+        );
+    }
+
+    #[test]
+    fn wrap_dim_range() {
+        assert_eq!(wrap_dim(-1, 2).unwrap(), 1);
+        assert_eq!(
+            wrap_dim(2, 2).unwrap_err().to_string(),
+            "Dimension out of range (expected to be in range of [-2, 1], but got 2)"
+        );
+        assert_eq!(wrap_dim(0, 0).unwrap(), 0);
+    }
+}

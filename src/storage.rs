@@ -1,0 +1,202 @@
+//! Shared, aliasable buffers.
+//!
+//! A `Storage` is a buffer of one dtype that several tensors may alias (`x.data`,
+//! `x.detach()`, views). It has interior mutability: in-place ops write through any alias.
+//! Like PyTorch, ferrograd does not lock a storage; concurrent writers to one storage are the
+//! caller's race. (The version counter lives beside the storage, in `tensor.rs`: like
+//! PyTorch, `x.data` shares the buffer but not the counter, while views and `detach()` share
+//! both.)
+
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use std::cell::UnsafeCell;
+
+#[derive(Debug, Clone)]
+pub enum Buffer {
+    Bool(Vec<bool>),
+    I64(Vec<i64>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+}
+
+impl Buffer {
+    pub fn dtype(&self) -> DType {
+        match self {
+            Buffer::Bool(_) => DType::Bool,
+            Buffer::I64(_) => DType::I64,
+            Buffer::F32(_) => DType::F32,
+            Buffer::F64(_) => DType::F64,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Buffer::Bool(v) => v.len(),
+            Buffer::I64(v) => v.len(),
+            Buffer::F32(v) => v.len(),
+            Buffer::F64(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A zero-filled buffer; allocation failure is an error, not an abort.
+    pub fn zeros(dtype: DType, n: usize) -> Result<Buffer> {
+        fn alloc<T: Clone + Default>(n: usize) -> Result<Vec<T>> {
+            let mut v: Vec<T> = Vec::new();
+            v.try_reserve_exact(n).map_err(|_| {
+                Error::Runtime(format!(
+                    "[enforce fail at alloc_cpu.cpp] . DefaultCPUAllocator: can't allocate memory: you tried to allocate {} bytes.",
+                    n.saturating_mul(std::mem::size_of::<T>())
+                ))
+            })?;
+            v.resize(n, T::default());
+            Ok(v)
+        }
+        Ok(match dtype {
+            DType::Bool => Buffer::Bool(alloc(n)?),
+            DType::I64 => Buffer::I64(alloc(n)?),
+            DType::F32 => Buffer::F32(alloc(n)?),
+            DType::F64 => Buffer::F64(alloc(n)?),
+        })
+    }
+}
+
+/// Element types a buffer can hold. `cast` conversions follow C/PyTorch semantics.
+pub trait Element: Copy + Send + Sync + PartialOrd + Default + std::fmt::Debug + 'static {
+    const DTYPE: DType;
+    fn slice(buf: &Buffer) -> Option<&[Self]>;
+    fn slice_mut(buf: &mut Buffer) -> Option<&mut [Self]>;
+    fn into_buffer(v: Vec<Self>) -> Buffer;
+    fn to_f64(self) -> f64;
+    fn from_f64(x: f64) -> Self;
+    fn to_i64(self) -> i64;
+    fn from_i64(x: i64) -> Self;
+    fn to_bool(self) -> bool;
+    fn from_bool(b: bool) -> Self;
+}
+
+macro_rules! element {
+    ($t:ty, $variant:ident, $dtype:expr,
+     to_f64: $tof:expr, from_f64: $fromf:expr, to_i64: $toi:expr, from_i64: $fromi:expr,
+     to_bool: $tob:expr, from_bool: $fromb:expr) => {
+        impl Element for $t {
+            const DTYPE: DType = $dtype;
+            #[inline]
+            fn slice(buf: &Buffer) -> Option<&[Self]> {
+                match buf {
+                    Buffer::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+            #[inline]
+            fn slice_mut(buf: &mut Buffer) -> Option<&mut [Self]> {
+                match buf {
+                    Buffer::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+            #[inline]
+            fn into_buffer(v: Vec<Self>) -> Buffer {
+                Buffer::$variant(v)
+            }
+            #[inline]
+            fn to_f64(self) -> f64 {
+                let f: fn($t) -> f64 = $tof;
+                f(self)
+            }
+            #[inline]
+            fn from_f64(x: f64) -> Self {
+                let f: fn(f64) -> $t = $fromf;
+                f(x)
+            }
+            #[inline]
+            fn to_i64(self) -> i64 {
+                let f: fn($t) -> i64 = $toi;
+                f(self)
+            }
+            #[inline]
+            fn from_i64(x: i64) -> Self {
+                let f: fn(i64) -> $t = $fromi;
+                f(x)
+            }
+            #[inline]
+            fn to_bool(self) -> bool {
+                let f: fn($t) -> bool = $tob;
+                f(self)
+            }
+            #[inline]
+            fn from_bool(b: bool) -> Self {
+                let f: fn(bool) -> $t = $fromb;
+                f(b)
+            }
+        }
+    };
+}
+
+element!(f32, F32, DType::F32, to_f64: |x| x as f64, from_f64: |x| x as f32,
+    to_i64: |x| x as i64, from_i64: |x| x as f32, to_bool: |x| x != 0.0, from_bool: |b| b as u8 as f32);
+element!(f64, F64, DType::F64, to_f64: |x| x, from_f64: |x| x,
+    to_i64: |x| x as i64, from_i64: |x| x as f64, to_bool: |x| x != 0.0, from_bool: |b| b as u8 as f64);
+element!(i64, I64, DType::I64, to_f64: |x| x as f64, from_f64: |x| x as i64,
+    to_i64: |x| x, from_i64: |x| x, to_bool: |x| x != 0, from_bool: |b| b as i64);
+element!(bool, Bool, DType::Bool, to_f64: |x| x as u8 as f64, from_f64: |x| x != 0.0,
+    to_i64: |x| x as i64, from_i64: |x| x != 0, to_bool: |x| x, from_bool: |b| b);
+
+pub struct Storage {
+    buf: UnsafeCell<Buffer>,
+}
+
+// SAFETY: the buffer is only mutated by in-place ops, which (as in PyTorch) the user must
+// not race with other accesses to the same storage. All other access is read-only.
+unsafe impl Sync for Storage {}
+unsafe impl Send for Storage {}
+
+impl Storage {
+    pub fn new(buf: Buffer) -> Storage {
+        Storage { buf: UnsafeCell::new(buf) }
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.buffer().dtype()
+    }
+
+    #[inline]
+    pub fn buffer(&self) -> &Buffer {
+        // SAFETY: see the `Sync` impl: writes happen only through `buffer_mut` in in-place
+        // ops, which never hold a shared borrow of the same storage across the write.
+        unsafe { &*self.buf.get() }
+    }
+
+    /// Mutable access for in-place kernels.
+    ///
+    /// # Safety
+    /// The caller must not hold any other reference into this storage's buffer while the
+    /// returned borrow is alive (in-place kernels compute into a temporary first when the
+    /// source aliases the destination).
+    #[allow(clippy::mut_from_ref)]
+    #[inline]
+    pub unsafe fn buffer_mut(&self) -> &mut Buffer {
+        // SAFETY: guaranteed by the caller.
+        unsafe { &mut *self.buf.get() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_allocation_is_an_error() {
+        assert!(Buffer::zeros(DType::F64, usize::MAX / 16).is_err());
+    }
+
+    #[test]
+    fn element_casts() {
+        assert_eq!(<i64 as Element>::from_f64(-2.7), -2);
+        assert!(<bool as Element>::from_f64(0.5));
+        assert_eq!(<f32 as Element>::from_bool(true), 1.0);
+    }
+}

@@ -1,0 +1,303 @@
+//! `Tensor`: a reference-counted handle to storage + layout + autograd metadata.
+//!
+//! Several tensors may alias one `Storage` (views, `detach()`, `.data`). Views and `detach()`
+//! also share the version counter, which every in-place write bumps and which saved tensors
+//! check in backward; `.data` gets a fresh counter, as in PyTorch, so writes through it are
+//! not seen by autograd.
+//!
+//! The autograd metadata (`Meta`) sits behind a small lock: `requires_grad` for leaves, the
+//! counted `grad_fn` handle for results of recorded ops, the accumulated `.grad`, and a weak id
+//! of the leaf's accumulate node.
+
+use crate::autograd::graph::{NodeId, NodeRef};
+use crate::dtype::{DType, Scalar};
+use crate::error::{Error, Result};
+use crate::kernels;
+use crate::shape::{checked_numel, Dims, Layout};
+use crate::storage::{Buffer, Element, Storage};
+use parking_lot::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+
+#[derive(Default)]
+pub struct Meta {
+    /// Set by the user on leaves; results of recorded ops have `grad_fn` instead.
+    pub requires_grad: bool,
+    pub grad_fn: Option<NodeRef>,
+    pub output_nr: u32,
+    pub grad: Option<Tensor>,
+    /// The leaf's accumulate node, held weakly (the node holds the leaf weakly too).
+    pub accumulator: Option<NodeId>,
+    pub retains_grad: bool,
+}
+
+pub struct TensorImpl {
+    storage: Arc<Storage>,
+    layout: Layout,
+    dtype: DType,
+    version: Arc<AtomicU64>,
+    meta: Mutex<Meta>,
+}
+
+#[derive(Clone)]
+pub struct Tensor(Arc<TensorImpl>);
+
+pub type WeakTensor = Weak<TensorImpl>;
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tensor(dtype={}, shape={:?})", self.dtype(), self.shape())
+    }
+}
+
+impl Tensor {
+    // ---- construction -------------------------------------------------------------------
+
+    fn from_parts(storage: Arc<Storage>, layout: Layout, version: Arc<AtomicU64>) -> Tensor {
+        let dtype = storage.dtype();
+        Tensor(Arc::new(TensorImpl { storage, layout, dtype, version, meta: Mutex::new(Meta::default()) }))
+    }
+
+    /// A contiguous tensor owning `buf`, which must hold exactly `numel(shape)` elements.
+    pub fn from_buffer(buf: Buffer, shape: &[usize]) -> Result<Tensor> {
+        let n = checked_numel(shape)?;
+        if buf.len() != n {
+            return Err(Error::Runtime(format!(
+                "buffer of {} elements does not fit shape {:?}",
+                buf.len(),
+                shape
+            )));
+        }
+        Ok(Tensor::from_parts(
+            Arc::new(Storage::new(buf)),
+            Layout::contiguous(shape),
+            Arc::new(AtomicU64::new(0)),
+        ))
+    }
+
+    pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
+        Tensor::from_buffer(T::into_buffer(data), shape)
+    }
+
+    pub fn scalar(value: f64, dtype: DType) -> Tensor {
+        Tensor::full(&[], value, dtype).unwrap_or_else(|_| unreachable!("a scalar always fits"))
+    }
+
+    pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
+        let n = checked_numel(shape)?;
+        Tensor::from_buffer(Buffer::zeros(dtype, n)?, shape)
+    }
+
+    pub fn full(shape: &[usize], value: f64, dtype: DType) -> Result<Tensor> {
+        let n = checked_numel(shape)?;
+        let mut buf = Buffer::zeros(dtype, n)?;
+        if value != 0.0 {
+            kernels::fill(&mut buf, value);
+        }
+        Tensor::from_buffer(buf, shape)
+    }
+
+    pub fn ones(shape: &[usize], dtype: DType) -> Result<Tensor> {
+        Tensor::full(shape, 1.0, dtype)
+    }
+
+    /// A tensor over the same storage and version counter with another layout, no autograd.
+    pub fn alias_with_layout(&self, layout: Layout) -> Tensor {
+        Tensor::from_parts(self.0.storage.clone(), layout, self.0.version.clone())
+    }
+
+    /// `detach()`: same storage, layout and version counter; no history.
+    pub fn detach(&self) -> Tensor {
+        self.alias_with_layout(self.0.layout.clone())
+    }
+
+    /// `.data`: same storage and layout, a fresh version counter, no history.
+    pub fn data(&self) -> Tensor {
+        Tensor::from_parts(self.0.storage.clone(), self.0.layout.clone(), Arc::new(AtomicU64::new(0)))
+    }
+
+    /// A new tensor holding a copy of this one's autograd identity (`grad_fn`, `output_nr`)
+    /// over another buffer. In-place ops use it to save the pre-image of `self`.
+    pub(crate) fn with_same_history(&self, values: Tensor) -> Tensor {
+        let (grad_fn, output_nr, requires_grad) = {
+            let m = self.meta();
+            (m.grad_fn.clone(), m.output_nr, m.requires_grad)
+        };
+        let mut m = values.meta();
+        m.grad_fn = grad_fn;
+        m.output_nr = output_nr;
+        m.requires_grad = requires_grad;
+        drop(m);
+        values
+    }
+
+    // ---- accessors ----------------------------------------------------------------------
+
+    pub fn dtype(&self) -> DType {
+        self.0.dtype
+    }
+    pub fn layout(&self) -> &Layout {
+        &self.0.layout
+    }
+    pub fn shape(&self) -> &[usize] {
+        &self.0.layout.shape
+    }
+    pub fn dims(&self) -> Dims {
+        self.0.layout.shape.clone()
+    }
+    pub fn ndim(&self) -> usize {
+        self.0.layout.shape.len()
+    }
+    pub fn numel(&self) -> usize {
+        self.0.layout.numel()
+    }
+    pub fn is_contiguous(&self) -> bool {
+        self.0.layout.is_contiguous()
+    }
+    pub fn storage(&self) -> &Arc<Storage> {
+        &self.0.storage
+    }
+    pub fn buffer(&self) -> &Buffer {
+        self.0.storage.buffer()
+    }
+    pub fn same_storage(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.0.storage, &other.0.storage)
+    }
+    pub fn ptr_eq(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+    pub fn downgrade(&self) -> WeakTensor {
+        Arc::downgrade(&self.0)
+    }
+    pub fn upgrade(weak: &WeakTensor) -> Option<Tensor> {
+        weak.upgrade().map(Tensor)
+    }
+    /// A stable address for this tensor object (used for Python `__hash__`/identity).
+    pub fn addr(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
+    pub fn strong_count(&self) -> usize {
+        Arc::strong_count(&self.0)
+    }
+
+    pub fn version(&self) -> u64 {
+        self.0.version.load(Ordering::Relaxed)
+    }
+    pub fn bump_version(&self) {
+        self.0.version.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The contiguous elements if this tensor is a contiguous slice of its storage.
+    pub fn contiguous_slice<T: Element>(&self) -> Option<&[T]> {
+        if !self.is_contiguous() {
+            return None;
+        }
+        let s = T::slice(self.buffer())?;
+        let start = self.0.layout.offset;
+        s.get(start..start + self.numel())
+    }
+
+    /// The elements in logical (row-major) order, converted to `T`.
+    pub fn to_vec<T: Element>(&self) -> Vec<T> {
+        kernels::gather_cast::<T>(self)
+    }
+
+    /// The single value of a one-element tensor.
+    pub fn item(&self) -> Result<Scalar> {
+        if self.numel() != 1 {
+            return Err(Error::ItemNonScalar(self.numel()));
+        }
+        let off = self.0.layout.offset;
+        Ok(match self.buffer() {
+            Buffer::Bool(v) => Scalar::Bool(v[off]),
+            Buffer::I64(v) => Scalar::Int(v[off]),
+            Buffer::F32(v) => Scalar::Float(v[off] as f64),
+            Buffer::F64(v) => Scalar::Float(v[off]),
+        })
+    }
+
+    // ---- autograd metadata --------------------------------------------------------------
+
+    pub fn meta(&self) -> MutexGuard<'_, Meta> {
+        self.0.meta.lock()
+    }
+
+    pub fn requires_grad(&self) -> bool {
+        let m = self.meta();
+        m.requires_grad || m.grad_fn.is_some()
+    }
+
+    pub fn is_leaf(&self) -> bool {
+        self.meta().grad_fn.is_none()
+    }
+
+    pub fn grad_fn(&self) -> Option<NodeRef> {
+        self.meta().grad_fn.clone()
+    }
+
+    pub fn output_nr(&self) -> u32 {
+        self.meta().output_nr
+    }
+
+    pub fn grad(&self) -> Option<Tensor> {
+        self.meta().grad.clone()
+    }
+
+    pub fn set_grad(&self, grad: Option<Tensor>) -> Result<()> {
+        if let Some(g) = &grad {
+            if g.shape() != self.shape() {
+                return Err(Error::Runtime(format!(
+                    "assigned grad has data of a different size"
+                )));
+            }
+            if g.dtype() != self.dtype() {
+                return Err(Error::Runtime(
+                    "assigned grad has data of a different type".to_string(),
+                ));
+            }
+        }
+        let old = std::mem::replace(&mut self.meta().grad, grad);
+        drop(old);
+        Ok(())
+    }
+
+    /// `requires_grad_()` / setting `.requires_grad`.
+    pub fn set_requires_grad(&self, flag: bool) -> Result<()> {
+        if flag && !self.dtype().is_floating_point() {
+            return Err(Error::NonFloatRequiresGrad);
+        }
+        let mut m = self.meta();
+        if m.grad_fn.is_some() {
+            if flag {
+                return Ok(());
+            }
+            return Err(Error::Runtime("you can only change requires_grad flags of leaf variables. If you want to use a computed variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach().".into()));
+        }
+        m.requires_grad = flag;
+        Ok(())
+    }
+
+    /// Makes this tensor the `output_nr`-th output of `node` (used by recorded ops and by
+    /// in-place ops, which rebase `self` onto a new node).
+    pub fn set_grad_fn(&self, node: Option<NodeRef>, output_nr: u32) {
+        let old = {
+            let mut m = self.meta();
+            m.output_nr = output_nr;
+            if node.is_some() {
+                m.requires_grad = false;
+            }
+            std::mem::replace(&mut m.grad_fn, node)
+        };
+        // Released outside the meta lock (releasing takes the arena lock).
+        drop(old);
+    }
+}
+
+impl Drop for TensorImpl {
+    fn drop(&mut self) {
+        // Taking the fields out here lets a long chain of grads/grad_fns be released by the
+        // arena's worklist instead of by nested drops.
+        let meta = std::mem::take(self.meta.get_mut());
+        drop(meta);
+    }
+}
