@@ -23,10 +23,7 @@ def _load_tensor_str():
         return importlib.import_module("ferrograd._tensor_str")
     except ImportError:
         path = (
-            pathlib.Path(__file__).resolve().parents[1]
-            / "python"
-            / "ferrograd"
-            / "_tensor_str.py"
+            pathlib.Path(__file__).resolve().parents[1] / "python" / "ferrograd" / "_tensor_str.py"
         )
         spec = importlib.util.spec_from_file_location("_ferrograd_tensor_str", path)
         module = importlib.util.module_from_spec(spec)
@@ -162,9 +159,7 @@ def test_float32_values_round_through_float32():
     # 0.1 stored as float32 is 0.100000001490116...; 16777217 becomes 16777216
     assert r([0.1, 0.2, 0.3]) == "tensor([0.1000, 0.2000, 0.3000])"
     assert r([16777217.0]) == "tensor([16777216.])"
-    assert r([16777217.0], np.float64) == (
-        "tensor([16777217.], dtype=ferrograd.float64)"
-    )
+    assert r([16777217.0], np.float64) == ("tensor([16777217.], dtype=ferrograd.float64)")
     assert r([2.5, 0.125]) == "tensor([2.5000, 0.1250])"
 
 
@@ -196,9 +191,7 @@ def test_nan_inf_and_zero():
     # -0.0 is skipped when choosing the width, so it may overflow it
     assert r([-0.0, 2.5]) == "tensor([-0.0000, 2.5000])"
     assert r([0.0, 0.0, 0.0]) == "tensor([0., 0., 0.])"
-    assert r([1.0, math.nan], np.float64) == (
-        "tensor([1., nan], dtype=ferrograd.float64)"
-    )
+    assert r([1.0, math.nan], np.float64) == ("tensor([1., nan], dtype=ferrograd.float64)")
 
 
 def test_int_and_bool_tensors():
@@ -225,12 +218,7 @@ def test_higher_dims():
     )
     b = np.arange(8, dtype=np.int64).reshape(2, 1, 2, 2)
     assert r(b) == (
-        "tensor([[[[0, 1],\n"
-        "          [2, 3]]],\n"
-        "\n"
-        "\n"
-        "        [[[4, 5],\n"
-        "          [6, 7]]]])"
+        "tensor([[[[0, 1],\n          [2, 3]]],\n\n\n        [[[4, 5],\n          [6, 7]]]])"
     )
     assert r(np.zeros((1, 1, 1, 1, 1), np.float32)) == "tensor([[[[[0.]]]]])"
 
@@ -323,12 +311,8 @@ def test_empty_tensors():
     assert r(np.zeros((2, 0, 4), np.float32)) == "tensor([], size=(2, 0, 4))"
     assert r(np.zeros(0, np.int64)) == "tensor([], dtype=ferrograd.int64)"
     assert r(np.zeros(0, np.bool_)) == "tensor([], dtype=ferrograd.bool)"
-    assert r(np.zeros((3, 0), np.float64)) == (
-        "tensor([], size=(3, 0), dtype=ferrograd.float64)"
-    )
-    assert r(np.zeros(0, np.float32), requires_grad=True) == (
-        "tensor([], requires_grad=True)"
-    )
+    assert r(np.zeros((3, 0), np.float64)) == ("tensor([], size=(3, 0), dtype=ferrograd.float64)")
+    assert r(np.zeros(0, np.float32), requires_grad=True) == ("tensor([], requires_grad=True)")
 
 
 def test_float64_and_grad_suffixes():
@@ -341,9 +325,7 @@ def test_float64_and_grad_suffixes():
     )
     # grad_fn wins over requires_grad
     assert r([1.0], grad_fn="SumBackward0") == "tensor([1.], grad_fn=<SumBackward0>)"
-    assert r([1.0], grad_fn="torch::autograd::CopySlices") == (
-        "tensor([1.], grad_fn=<CopySlices>)"
-    )
+    assert r([1.0], grad_fn="torch::autograd::CopySlices") == ("tensor([1.], grad_fn=<CopySlices>)")
 
 
 def test_suffix_wraps_to_new_line():
@@ -364,9 +346,7 @@ def test_suffix_wraps_to_new_line():
     )
     ts.set_printoptions(linewidth=30)
     assert r([0.5, 1.5], np.float64, requires_grad=True) == (
-        "tensor([0.5000, 1.5000],\n"
-        "       dtype=ferrograd.float64,\n"
-        "       requires_grad=True)"
+        "tensor([0.5000, 1.5000],\n       dtype=ferrograd.float64,\n       requires_grad=True)"
     )
 
 
@@ -497,9 +477,7 @@ if given is not None:
     _dims = st.integers(0, 5)
     _shapes = st.one_of(
         st.lists(_dims, min_size=0, max_size=4).map(tuple),
-        st.sampled_from(
-            [(2000,), (1001,), (1000,), (40, 50), (7, 7, 21), (3, 8, 9, 7), (0, 2000)]
-        ),
+        st.sampled_from([(2000,), (1001,), (1000,), (40, 50), (7, 7, 21), (3, 8, 9, 7), (0, 2000)]),
         st.tuples(st.integers(6, 80)),
         st.tuples(st.integers(1, 3), st.integers(6, 40)),
     )
@@ -591,6 +569,4 @@ def test_parity_autograd_suffixes(torch_mod, arr, autograd):
     arr = np.asarray(arr)
     requires_grad = autograd == "requires_grad"
     grad = autograd == "grad_fn"
-    assert _fake_repr(arr, requires_grad, grad) == _torch_repr(
-        torch_mod, arr, requires_grad, grad
-    )
+    assert _fake_repr(arr, requires_grad, grad) == _torch_repr(torch_mod, arr, requires_grad, grad)

@@ -147,9 +147,7 @@ class _Formatter:
         largest = max(magnitudes)
         self.int_mode = all(v.is_integer() for v in finite)
         if PRINT_OPTS.sci_mode is None:
-            self.sci_mode = (
-                largest / smallest > 1000.0 or largest > 1.0e8 or smallest < 1.0e-4
-            )
+            self.sci_mode = largest / smallest > 1000.0 or largest > 1.0e8 or smallest < 1.0e-4
         else:
             self.sci_mode = PRINT_OPTS.sci_mode
 
@@ -210,9 +208,7 @@ def _render(data, shape, indent: int, summarize: bool, fmt: _Formatter) -> str:
         if cut:
             items = items[:edge] + [" ..."] + items[edge:]
         per_line = max(1, math.floor((PRINT_OPTS.linewidth - indent) / (fmt.width + 2)))
-        lines = [
-            ", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)
-        ]
+        lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
         return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
 
     parts = [_render(sub, shape[1:], indent + 1, summarize, fmt) for sub in data]
@@ -283,9 +279,7 @@ def tensor_repr(t, *, default_dtype=None) -> str:
     shape = tuple(int(n) for n in t.shape)
     dtype_text = str(t.dtype)
     dtype_name = _dtype_name(t.dtype)
-    default_name = (
-        _DEFAULT_DTYPE if default_dtype is None else _dtype_name(default_dtype)
-    )
+    default_name = _DEFAULT_DTYPE if default_dtype is None else _dtype_name(default_dtype)
 
     show_dtype = dtype_name != default_name
     if t.numel() == 0:

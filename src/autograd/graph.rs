@@ -170,6 +170,11 @@ impl NodeRef {
         ARENA.lock().retain(id).then_some(NodeRef { id })
     }
 
+    /// Wraps a reference already taken on `id` (e.g. by `Arena::retain`).
+    pub fn adopt(id: NodeId) -> NodeRef {
+        NodeRef { id }
+    }
+
     /// Gives up the handle without releasing its reference (it now belongs to an edge).
     pub fn into_edge_owned(self) -> NodeId {
         let id = self.id;

@@ -1,0 +1,180 @@
+"""ferrograd: PyTorch's eager autograd API with a Rust engine. ``import ferrograd as torch``.
+
+Everything heavy lives in the Rust extension ``ferrograd._C``; this package gives it
+PyTorch's namespace: dtypes, creation functions, functional aliases of tensor methods,
+``no_grad`` and ``autograd``.
+"""
+
+from . import _C, autograd
+from ._C import (  # noqa: A004
+    Tensor,
+    arange,
+    bool,
+    dtype,
+    empty,
+    float32,
+    float64,
+    full,
+    get_num_threads,
+    initial_seed,
+    int64,
+    is_grad_enabled,
+    manual_seed,
+    ones,
+    rand,
+    randn,
+    tensor,
+    zeros,
+)
+from ._size import Size
+from ._tensor_str import get_printoptions, printoptions, set_printoptions
+from .autograd import enable_grad, no_grad, set_grad_enabled
+
+float = float32  # noqa: A001
+double = float64
+long = int64
+
+__version__ = "0.1.0"
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input):
+    return input.is_floating_point()
+
+
+def numel(input):
+    return input.numel()
+
+
+def get_default_dtype():
+    return float32
+
+
+# ---- *_like creation ------------------------------------------------------------------
+
+
+def ones_like(input, *, dtype=None, requires_grad=False, **_ignored):
+    return _C._like("ones", input, None, dtype, requires_grad)
+
+
+def zeros_like(input, *, dtype=None, requires_grad=False, **_ignored):
+    return _C._like("zeros", input, None, dtype, requires_grad)
+
+
+def empty_like(input, *, dtype=None, requires_grad=False, **_ignored):
+    return _C._like("empty", input, None, dtype, requires_grad)
+
+
+def full_like(input, fill_value, *, dtype=None, requires_grad=False, **_ignored):
+    return _C._like("full", input, fill_value, dtype, requires_grad)
+
+
+def rand_like(input, *, dtype=None, requires_grad=False, **_ignored):
+    return _C._like("rand", input, None, dtype, requires_grad)
+
+
+def randn_like(input, *, dtype=None, requires_grad=False, **_ignored):
+    return _C._like("randn", input, None, dtype, requires_grad)
+
+
+# ---- functional forms of tensor methods -------------------------------------------------
+
+
+def add(input, other, *, alpha=None):
+    return input.add(other, alpha=alpha) if isinstance(input, Tensor) else other.add(input)
+
+
+def sub(input, other, *, alpha=None):
+    return input.sub(other, alpha=alpha)
+
+
+def mul(input, other):
+    return input.mul(other) if isinstance(input, Tensor) else other.mul(input)
+
+
+def div(input, other):
+    return input.div(other)
+
+
+true_divide = div
+
+
+def pow(input, exponent):  # noqa: A001
+    if isinstance(input, Tensor):
+        return input.pow(exponent)
+    return exponent.__rpow__(input)
+
+
+def neg(input):
+    return input.neg()
+
+
+def exp(input):
+    return input.exp()
+
+
+def log(input):
+    return input.log()
+
+
+def sqrt(input):
+    return input.sqrt()
+
+
+def abs(input):  # noqa: A001
+    return input.abs()
+
+
+def reciprocal(input):
+    return input.reciprocal()
+
+
+def sign(input):
+    return input.sign()
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A001
+    return input.sum(dim, keepdim, dtype=dtype)
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    return input.mean(dim, keepdim, dtype=dtype)
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    return input.norm(p, dim, keepdim, dtype)
+
+
+def reshape(input, shape):
+    return input.reshape(shape)
+
+
+def clone(input):
+    return input.clone()
+
+
+def eq(input, other):
+    return input.eq(other)
+
+
+def ne(input, other):
+    return input.ne(other)
+
+
+def lt(input, other):
+    return input.lt(other)
+
+
+def le(input, other):
+    return input.le(other)
+
+
+def gt(input, other):
+    return input.gt(other)
+
+
+def ge(input, other):
+    return input.ge(other)

@@ -1,0 +1,268 @@
+//! Module-level functions of `ferrograd._C`: creation, random numbers and seeding.
+//! (Functional forms of tensor methods, `ferrograd.exp(x)` etc., are thin Python aliases in
+//! `ferrograd/__init__.py`.)
+
+use super::convert::{creation_shape, opt_dtype, scalar_of, size_args, tensor_from_data};
+use super::errors::type_error;
+use super::tensor::PyTensor;
+use crate::dtype::{DType, Scalar, DEFAULT_FLOAT};
+use crate::storage::Buffer;
+use crate::tensor::Tensor;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+fn finish(t: Tensor, requires_grad: bool) -> PyResult<PyTensor> {
+    if requires_grad {
+        t.set_requires_grad(true)?;
+    }
+    Ok(PyTensor::new(t))
+}
+
+#[pyfunction]
+#[pyo3(signature = (data, *, dtype=None, device=None, requires_grad=false))]
+pub fn tensor(
+    data: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<PyTensor> {
+    let _ = device;
+    let t = tensor_from_data(data, opt_dtype(dtype)?)?;
+    finish(t, requires_grad)
+}
+
+fn filled(
+    size: &Bound<'_, PyTuple>,
+    value: f64,
+    dtype: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<PyTensor> {
+    let shape = creation_shape(&size_args(size)?)?;
+    let dtype = opt_dtype(dtype)?.unwrap_or(DEFAULT_FLOAT);
+    finish(Tensor::full(&shape, value, dtype)?, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
+pub fn ones(
+    size: &Bound<'_, PyTuple>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<PyTensor> {
+    let _ = device;
+    filled(size, 1.0, dtype, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
+pub fn zeros(
+    size: &Bound<'_, PyTuple>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<PyTensor> {
+    let _ = device;
+    filled(size, 0.0, dtype, requires_grad)
+}
+
+/// `empty` returns zero-filled memory (uninitialised memory is never handed to Python).
+#[pyfunction]
+#[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
+pub fn empty(
+    size: &Bound<'_, PyTuple>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<PyTensor> {
+    let _ = device;
+    filled(size, 0.0, dtype, requires_grad)
+}
+
+fn fill_dtype(value: Scalar) -> DType {
+    match value {
+        Scalar::Bool(_) => DType::Bool,
+        Scalar::Int(_) => DType::I64,
+        Scalar::Float(_) => DEFAULT_FLOAT,
+    }
+}
+
+fn fill_value(obj: &Bound<'_, PyAny>) -> PyResult<Scalar> {
+    scalar_of(obj)?.ok_or_else(|| {
+        type_error(format!(
+            "full(): argument 'fill_value' must be Number, not {}",
+            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+        ))
+    })
+}
+
+#[pyfunction]
+#[pyo3(signature = (size, fill_value, *, dtype=None, device=None, requires_grad=false))]
+pub fn full(
+    size: &Bound<'_, PyAny>,
+    fill_value: &Bound<'_, PyAny>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<PyTensor> {
+    let _ = device;
+    let value = self::fill_value(fill_value)?;
+    let size = PyTuple::new(size.py(), [size])?;
+    let shape = creation_shape(&size_args(&size)?)?;
+    let dtype = opt_dtype(dtype)?.unwrap_or(fill_dtype(value));
+    finish(Tensor::full(&shape, value.to_f64(), dtype)?, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (start, end=None, step=None, *, dtype=None, device=None, requires_grad=false))]
+pub fn arange(
+    start: &Bound<'_, PyAny>,
+    end: Option<&Bound<'_, PyAny>>,
+    step: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<PyTensor> {
+    let _ = device;
+    let num = |o: &Bound<'_, PyAny>| -> PyResult<Scalar> {
+        scalar_of(o)?.ok_or_else(|| type_error("arange(): argument 'end' must be Number"))
+    };
+    let (s, e) = match end {
+        Some(e) if !e.is_none() => (num(start)?, num(e)?),
+        _ => (Scalar::Int(0), num(start)?),
+    };
+    let st = match step {
+        Some(st) if !st.is_none() => num(st)?,
+        _ => Scalar::Int(1),
+    };
+    let all_int = [s, e, st].iter().all(|x| !matches!(x, Scalar::Float(_)));
+    let dtype = opt_dtype(dtype)?.unwrap_or(if all_int { DType::I64 } else { DEFAULT_FLOAT });
+    let (s, e, st) = (s.to_f64(), e.to_f64(), st.to_f64());
+    if st == 0.0 {
+        return Err(crate::error::Error::Runtime("step must be nonzero".into()).into());
+    }
+    if !(s.is_finite() && e.is_finite()) {
+        return Err(crate::error::Error::Runtime(format!("unsupported range: {s} -> {e}")).into());
+    }
+    if (st > 0.0 && e < s) || (st < 0.0 && e > s) {
+        return Err(crate::error::Error::Runtime("upper bound and larger bound inconsistent with step sign".into()).into());
+    }
+    let n = ((e - s) / st).ceil().max(0.0);
+    if n > (1u64 << 40) as f64 {
+        return Err(crate::error::Error::Runtime(format!("arange: {n} elements is too many")).into());
+    }
+    let n = n as usize;
+    let buf = match dtype {
+        DType::I64 => Buffer::I64((0..n).map(|i| (s + i as f64 * st) as i64).collect()),
+        DType::F32 => Buffer::F32((0..n).map(|i| (s + i as f64 * st) as f32).collect()),
+        DType::F64 => Buffer::F64((0..n).map(|i| s + i as f64 * st).collect()),
+        DType::Bool => Buffer::Bool((0..n).map(|i| s + i as f64 * st != 0.0).collect()),
+    };
+    finish(Tensor::from_buffer(buf, &[n])?, requires_grad)
+}
+
+fn random(
+    size: &[usize],
+    dtype: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    normal: bool,
+    name: &str,
+) -> PyResult<PyTensor> {
+    let dtype = opt_dtype(dtype)?.unwrap_or(DEFAULT_FLOAT);
+    if !dtype.is_floating_point() {
+        let word = crate::ops::reduce::type_word(dtype);
+        return Err(crate::error::Error::Runtime(format!(
+            "\"{}\" not implemented for '{word}'",
+            if normal { "normal_kernel_cpu" } else { "check_uniform_bounds" }
+        ))
+        .into());
+    }
+    let _ = name;
+    let n = crate::shape::checked_numel(size)?;
+    let v = if normal { crate::random::normal_vec(n) } else { crate::random::uniform_vec(n) };
+    let buf = match dtype {
+        DType::F32 => Buffer::F32(v.into_iter().map(|x| x as f32).collect()),
+        _ => Buffer::F64(v),
+    };
+    finish(Tensor::from_buffer(buf, size)?, requires_grad)
+}
+
+#[pyfunction]
+#[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false, generator=None))]
+pub fn rand(
+    size: &Bound<'_, PyTuple>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    generator: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyTensor> {
+    let _ = (device, generator);
+    random(&creation_shape(&size_args(size)?)?, dtype, requires_grad, false, "rand")
+}
+
+#[pyfunction]
+#[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false, generator=None))]
+pub fn randn(
+    size: &Bound<'_, PyTuple>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    device: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+    generator: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyTensor> {
+    let _ = (device, generator);
+    random(&creation_shape(&size_args(size)?)?, dtype, requires_grad, true, "randn")
+}
+
+/// `*_like(input, dtype=None, requires_grad=False)`: `kind` is ones/zeros/empty/rand/randn.
+#[pyfunction]
+#[pyo3(signature = (kind, input, fill_value=None, dtype=None, requires_grad=false))]
+pub fn _like(
+    kind: &str,
+    input: PyRef<'_, PyTensor>,
+    fill_value: Option<&Bound<'_, PyAny>>,
+    dtype: Option<&Bound<'_, PyAny>>,
+    requires_grad: bool,
+) -> PyResult<PyTensor> {
+    let shape = input.tensor.dims();
+    let dt = opt_dtype(dtype)?.unwrap_or(input.tensor.dtype());
+    match kind {
+        "ones" => finish(Tensor::ones(&shape, dt)?, requires_grad),
+        "zeros" | "empty" => finish(Tensor::zeros(&shape, dt)?, requires_grad),
+        "full" => {
+            let v = match fill_value {
+                Some(f) => self::fill_value(f)?,
+                None => return Err(type_error("full_like() missing required argument 'fill_value'")),
+            };
+            finish(Tensor::full(&shape, v.to_f64(), dt)?, requires_grad)
+        }
+        "rand" | "randn" => {
+            let d = super::dtype::dtype_object(input.py(), dt)?;
+            random(&shape, Some(d.bind(input.py()).as_any()), requires_grad, kind == "randn", kind)
+        }
+        other => Err(type_error(format!("unknown kind {other}"))),
+    }
+}
+
+#[pyfunction]
+pub fn manual_seed(seed: &Bound<'_, PyAny>) -> PyResult<()> {
+    let s: i128 = seed.extract()?;
+    // PyTorch accepts [-0x8000_0000_0000_0000, 0xffff_ffff_ffff_ffff].
+    if s < i64::MIN as i128 || s > u64::MAX as i128 {
+        return Err(crate::error::Error::Runtime(format!(
+            "Overflow when unpacking long"
+        ))
+        .into());
+    }
+    crate::random::manual_seed(s as u64);
+    Ok(())
+}
+
+#[pyfunction]
+pub fn initial_seed() -> u64 {
+    crate::random::initial_seed()
+}
+
+#[pyfunction]
+pub fn get_num_threads() -> usize {
+    crate::kernels::num_threads()
+}
