@@ -121,9 +121,7 @@ pub fn result_type(operands: &[Operand]) -> DType {
     let mut scalar: Option<Category> = None;
     for op in operands {
         match *op {
-            Operand::Dimensioned(d) => {
-                dimensioned = Some(dimensioned.map_or(d, |x| x.promote(d)))
-            }
+            Operand::Dimensioned(d) => dimensioned = Some(dimensioned.map_or(d, |x| x.promote(d))),
             Operand::ZeroDim(d) => zero_dim = Some(zero_dim.map_or(d, |x| x.promote(d))),
             Operand::Scalar(c) => scalar = Some(scalar.map_or(c, |x| x.max(c))),
         }
@@ -176,17 +174,29 @@ mod tests {
 
     #[test]
     fn zero_dim_double_does_not_upcast_float_tensor() {
-        let t = result_type(&[Operand::Dimensioned(DType::F32), Operand::ZeroDim(DType::F64)]);
+        let t = result_type(&[
+            Operand::Dimensioned(DType::F32),
+            Operand::ZeroDim(DType::F64),
+        ]);
         assert_eq!(t, DType::F32);
-        let t = result_type(&[Operand::Dimensioned(DType::I64), Operand::ZeroDim(DType::F64)]);
+        let t = result_type(&[
+            Operand::Dimensioned(DType::I64),
+            Operand::ZeroDim(DType::F64),
+        ]);
         assert_eq!(t, DType::F64);
     }
 
     #[test]
     fn dimensioned_tensors_promote() {
-        let t = result_type(&[Operand::Dimensioned(DType::F32), Operand::Dimensioned(DType::F64)]);
+        let t = result_type(&[
+            Operand::Dimensioned(DType::F32),
+            Operand::Dimensioned(DType::F64),
+        ]);
         assert_eq!(t, DType::F64);
-        let t = result_type(&[Operand::Dimensioned(DType::Bool), Operand::Scalar(Category::Integral)]);
+        let t = result_type(&[
+            Operand::Dimensioned(DType::Bool),
+            Operand::Scalar(Category::Integral),
+        ]);
         assert_eq!(t, DType::I64);
     }
 }

@@ -29,7 +29,12 @@ impl Rng {
 
     pub fn seed(&mut self, seed: u64) {
         let mut st = seed;
-        self.s = [splitmix(&mut st), splitmix(&mut st), splitmix(&mut st), splitmix(&mut st)];
+        self.s = [
+            splitmix(&mut st),
+            splitmix(&mut st),
+            splitmix(&mut st),
+            splitmix(&mut st),
+        ];
         self.seed = seed;
     }
 

@@ -27,7 +27,12 @@ pub fn checked_numel(shape: &[usize]) -> Result<usize> {
             None => overflow = true,
         }
     }
-    if overflow || shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d.max(1))).is_none() {
+    if overflow
+        || shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d.max(1)))
+            .is_none()
+    {
         return Err(Error::Runtime(format!(
             "Storage size calculation overflowed with sizes={}",
             format_shape(shape)
@@ -64,9 +69,17 @@ pub fn contiguous_strides(shape: &[usize]) -> Dims {
 pub fn wrap_dim(dim: i64, ndim: usize) -> Result<usize> {
     let n = ndim.max(1) as i64;
     if dim < -n || dim >= n {
-        return Err(Error::DimOutOfRange { min: -n, max: n - 1, got: dim });
+        return Err(Error::DimOutOfRange {
+            min: -n,
+            max: n - 1,
+            got: dim,
+        });
     }
-    Ok(if dim < 0 { (dim + n) as usize } else { dim as usize })
+    Ok(if dim < 0 {
+        (dim + n) as usize
+    } else {
+        dim as usize
+    })
 }
 
 /// The broadcast shape of two shapes, with PyTorch's error for a mismatch.
@@ -74,14 +87,26 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Dims> {
     let n = a.len().max(b.len());
     let mut out: Dims = SmallVec::from_elem(0, n);
     for i in 0..n {
-        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
         out[i] = if da == db || db == 1 {
             da
         } else if da == 1 {
             db
         } else {
-            return Err(Error::BroadcastMismatch { a: da, b: db, dim: i });
+            return Err(Error::BroadcastMismatch {
+                a: da,
+                b: db,
+                dim: i,
+            });
         };
     }
     Ok(out)
@@ -89,7 +114,11 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Dims> {
 
 impl Layout {
     pub fn contiguous(shape: &[usize]) -> Layout {
-        Layout { shape: shape.into(), strides: contiguous_strides(shape), offset: 0 }
+        Layout {
+            shape: shape.into(),
+            strides: contiguous_strides(shape),
+            offset: 0,
+        }
     }
 
     pub fn ndim(&self) -> usize {
@@ -152,7 +181,11 @@ impl Layout {
                 )));
             }
         }
-        Ok(Layout { shape: shape.into(), strides, offset: self.offset })
+        Ok(Layout {
+            shape: shape.into(),
+            strides,
+            offset: self.offset,
+        })
     }
 
     /// The strides a view of shape `new_shape` would have, if one exists without copying
@@ -181,7 +214,8 @@ impl Layout {
                 || (self.shape[tensor_d - 1] != 1
                     && self.strides[tensor_d - 1] != tensor_numel * chunk_base_stride);
             if boundary {
-                while view_d >= 0 && (view_numel < tensor_numel || new_shape[view_d as usize] == 1) {
+                while view_d >= 0 && (view_numel < tensor_numel || new_shape[view_d as usize] == 1)
+                {
                     new_strides[view_d as usize] = view_numel * chunk_base_stride;
                     view_numel *= new_shape[view_d as usize];
                     view_d -= 1;
@@ -216,7 +250,11 @@ pub fn infer_shape(requested: &[i64], numel: usize) -> Result<Dims> {
     let invalid = || Error::InvalidShape {
         shape: format!(
             "[{}]",
-            requested.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            requested
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         numel,
     };

@@ -156,7 +156,9 @@ unsafe impl Send for Storage {}
 
 impl Storage {
     pub fn new(buf: Buffer) -> Storage {
-        Storage { buf: UnsafeCell::new(buf) }
+        Storage {
+            buf: UnsafeCell::new(buf),
+        }
     }
 
     pub fn dtype(&self) -> DType {

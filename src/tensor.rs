@@ -46,7 +46,12 @@ pub type WeakTensor = Weak<TensorImpl>;
 
 impl std::fmt::Debug for Tensor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Tensor(dtype={}, shape={:?})", self.dtype(), self.shape())
+        write!(
+            f,
+            "Tensor(dtype={}, shape={:?})",
+            self.dtype(),
+            self.shape()
+        )
     }
 }
 
@@ -55,7 +60,13 @@ impl Tensor {
 
     fn from_parts(storage: Arc<Storage>, layout: Layout, version: Arc<AtomicU64>) -> Tensor {
         let dtype = storage.dtype();
-        Tensor(Arc::new(TensorImpl { storage, layout, dtype, version, meta: Mutex::new(Meta::default()) }))
+        Tensor(Arc::new(TensorImpl {
+            storage,
+            layout,
+            dtype,
+            version,
+            meta: Mutex::new(Meta::default()),
+        }))
     }
 
     /// A contiguous tensor owning `buf`, which must hold exactly `numel(shape)` elements.
@@ -113,7 +124,11 @@ impl Tensor {
 
     /// `.data`: same storage and layout, a fresh version counter, no history.
     pub fn data(&self) -> Tensor {
-        Tensor::from_parts(self.0.storage.clone(), self.0.layout.clone(), Arc::new(AtomicU64::new(0)))
+        Tensor::from_parts(
+            self.0.storage.clone(),
+            self.0.layout.clone(),
+            Arc::new(AtomicU64::new(0)),
+        )
     }
 
     /// A new tensor holding a copy of this one's autograd identity (`grad_fn`, `output_nr`)

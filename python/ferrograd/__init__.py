@@ -178,3 +178,11 @@ def gt(input, other):
 
 def ge(input, other):
     return input.ge(other)
+
+
+def transpose(input, dim0, dim1):
+    return input.transpose(dim0, dim1)
+
+
+def t(input):
+    return input.t()

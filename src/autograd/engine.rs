@@ -42,7 +42,14 @@ pub fn backward(
     retain_graph: Option<bool>,
     create_graph: bool,
 ) -> Result<()> {
-    run(roots, grad_roots, retain_graph.unwrap_or(create_graph), create_graph, None).map(|_| ())
+    run(
+        roots,
+        grad_roots,
+        retain_graph.unwrap_or(create_graph),
+        create_graph,
+        None,
+    )
+    .map(|_| ())
 }
 
 /// `autograd.grad`: returns d(outputs)/d(inputs) without touching `.grad`.
@@ -56,10 +63,18 @@ pub fn grad(
 ) -> Result<Vec<Option<Tensor>>> {
     for t in inputs {
         if !t.requires_grad() {
-            return Err(Error::Runtime("One of the differentiated Tensors does not require grad".into()));
+            return Err(Error::Runtime(
+                "One of the differentiated Tensors does not require grad".into(),
+            ));
         }
     }
-    let result = run(outputs, grad_outputs, retain_graph.unwrap_or(create_graph), create_graph, Some(inputs))?;
+    let result = run(
+        outputs,
+        grad_outputs,
+        retain_graph.unwrap_or(create_graph),
+        create_graph,
+        Some(inputs),
+    )?;
     if !allow_unused && result.iter().any(|g| g.is_none()) {
         return Err(Error::Runtime("One of the differentiated Tensors appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior.".into()));
     }
@@ -217,7 +232,9 @@ fn run(
         // Take what the rule needs out of the arena, then run it unlocked.
         let (op, next, metas, name) = {
             let mut arena = ARENA.lock();
-            let Some(node) = arena.get_mut(id) else { continue };
+            let Some(node) = arena.get_mut(id) else {
+                continue;
+            };
             let op = if skip || grad.is_none() {
                 Backward::Released
             } else if !retain_graph && node.op.has_saved() {
@@ -239,7 +256,15 @@ fn run(
                         }
                     }
                 }
-                _ => outputs = op.apply(g, &Ctx { node: id, create_graph })?,
+                _ => {
+                    outputs = op.apply(
+                        g,
+                        &Ctx {
+                            node: id,
+                            create_graph,
+                        },
+                    )?
+                }
             }
         }
         drop(op);
@@ -312,7 +337,10 @@ fn accumulate_grad(leaf: &Tensor, g: &Tensor, create_graph: bool) -> Result<()> 
         None => {
             if create_graph {
                 g.clone()
-            } else if g.strong_count() <= 2 && g.is_contiguous() && std::sync::Arc::strong_count(g.storage()) == 1 {
+            } else if g.strong_count() <= 2
+                && g.is_contiguous()
+                && std::sync::Arc::strong_count(g.storage()) == 1
+            {
                 g.detach()
             } else {
                 kernels::cast(g, g.dtype())?

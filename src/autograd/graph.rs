@@ -102,15 +102,32 @@ impl Arena {
             self.next_seq += 1;
             self.next_seq
         });
-        let node = Node { name, op, next, input_meta, seq, released: false, refcount: 1 };
+        let node = Node {
+            name,
+            op,
+            next,
+            input_meta,
+            seq,
+            released: false,
+            refcount: 1,
+        };
         self.live += 1;
         let id = if let Some(index) = self.free.pop() {
             let slot = &mut self.slots[index as usize];
             slot.node = Some(node);
-            NodeId { index, generation: slot.generation }
+            NodeId {
+                index,
+                generation: slot.generation,
+            }
         } else {
-            self.slots.push(Slot { generation: 0, node: Some(node) });
-            NodeId { index: (self.slots.len() - 1) as u32, generation: 0 }
+            self.slots.push(Slot {
+                generation: 0,
+                node: Some(node),
+            });
+            NodeId {
+                index: (self.slots.len() - 1) as u32,
+                generation: 0,
+            }
         };
         NodeRef { id }
     }
@@ -229,7 +246,10 @@ pub fn release(id: NodeId) {
         let Some(id) = next else { break };
         let freed = ARENA.lock().decref(id);
         if let Some(node) = freed {
-            PENDING.with(|p| p.borrow_mut().extend(node.next.iter().flatten().map(|e| e.node)));
+            PENDING.with(|p| {
+                p.borrow_mut()
+                    .extend(node.next.iter().flatten().map(|e| e.node))
+            });
             // Dropping the rule drops its saved tensors; their releases only queue.
             drop(node);
         }

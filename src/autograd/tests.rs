@@ -47,7 +47,9 @@ fn backward_twice_is_an_error_unless_retained() {
     backward(&[y.clone()], &[None], Some(true), false).unwrap();
     backward(&[y.clone()], &[None], None, false).unwrap();
     let e = backward(&[y], &[None], None, false).unwrap_err();
-    assert!(e.to_string().starts_with("Trying to backward through the graph a second time"));
+    assert!(e
+        .to_string()
+        .starts_with("Trying to backward through the graph a second time"));
 }
 
 #[test]
@@ -57,7 +59,9 @@ fn inplace_modification_of_saved_tensor_is_detected() {
     let c = arith::mul(&b, Operand::Tensor(&b)).unwrap();
     inplace::add_(&b, s(1.0), 1.0).unwrap();
     let out = reduce::sum(&c, None, false, None).unwrap();
-    let e = backward(&[out], &[None], None, false).unwrap_err().to_string();
+    let e = backward(&[out], &[None], None, false)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("modified by an inplace operation: [torch.DoubleTensor [3]], which is output 0 of AddBackward0, is at version 1; expected version 0 instead."), "{e}");
 }
 
@@ -74,7 +78,13 @@ fn inplace_on_leaf_requiring_grad_is_an_error() {
 fn broadcast_grads_are_summed_to_input_shape() {
     let a = leaf(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
     let b = leaf(vec![10.0, 20.0, 30.0], &[3]);
-    let y = reduce::sum(&arith::mul(&a, Operand::Tensor(&b)).unwrap(), None, false, None).unwrap();
+    let y = reduce::sum(
+        &arith::mul(&a, Operand::Tensor(&b)).unwrap(),
+        None,
+        false,
+        None,
+    )
+    .unwrap();
     backward(&[y], &[None], None, false).unwrap();
     assert_eq!(b.grad().unwrap().to_vec::<f64>(), vec![5.0, 7.0, 9.0]);
     assert_eq!(a.grad().unwrap().shape(), &[2, 3]);

@@ -13,7 +13,11 @@ const CHUNK: usize = 1 << 13;
 
 fn typed<T: Element>(t: &Tensor) -> Result<&[T]> {
     T::slice(t.buffer()).ok_or_else(|| {
-        Error::Runtime(format!("expected a tensor of dtype {}, got {}", T::DTYPE, t.dtype()))
+        Error::Runtime(format!(
+            "expected a tensor of dtype {}, got {}",
+            T::DTYPE,
+            t.dtype()
+        ))
     })
 }
 
@@ -26,11 +30,13 @@ pub fn unary<T: Element, U: Element>(t: &Tensor, f: impl Fn(T) -> U + Sync) -> R
         if n >= PARALLEL_THRESHOLD {
             out.resize(n, U::default());
             pool().install(|| {
-                out.par_chunks_mut(CHUNK).zip(src.par_chunks(CHUNK)).for_each(|(o, s)| {
-                    for (o, &x) in o.iter_mut().zip(s) {
-                        *o = f(x);
-                    }
-                })
+                out.par_chunks_mut(CHUNK)
+                    .zip(src.par_chunks(CHUNK))
+                    .for_each(|(o, s)| {
+                        for (o, &x) in o.iter_mut().zip(s) {
+                            *o = f(x);
+                        }
+                    })
             });
         } else {
             out.extend(src.iter().map(|&x| f(x)));
@@ -131,7 +137,9 @@ mod tests {
         for n in [PARALLEL_THRESHOLD - 1, PARALLEL_THRESHOLD + 7] {
             let v: Vec<f64> = (0..n).map(|i| i as f64).collect();
             let a = Tensor::from_vec(v.clone(), &[n]).unwrap();
-            let r = binary::<f64, f64>(&a, &a, |x, y| x * y).unwrap().to_vec::<f64>();
+            let r = binary::<f64, f64>(&a, &a, |x, y| x * y)
+                .unwrap()
+                .to_vec::<f64>();
             assert!(r.iter().zip(&v).all(|(r, x)| *r == x * x));
             let u = unary::<f64, f64>(&a, |x| x + 1.0).unwrap().to_vec::<f64>();
             assert!(u.iter().zip(&v).all(|(u, x)| *u == x + 1.0));

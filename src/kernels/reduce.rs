@@ -36,7 +36,9 @@ pub fn sum_all<T: SumElement>(t: &Tensor) -> f64 {
         }
         return s.iter().map(|&x| x.to_f64()).sum();
     }
-    let Some(data) = T::slice(t.buffer()) else { return 0.0 };
+    let Some(data) = T::slice(t.buffer()) else {
+        return 0.0;
+    };
     view(t, data).iter().map(|&x| x.to_f64()).sum()
 }
 

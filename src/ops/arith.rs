@@ -143,7 +143,12 @@ pub fn binary_raw(a: &Tensor, b: Operand, op: BinOp, reversed: bool) -> Result<T
         if op == BinOp::Sub {
             return Err(Error::Runtime("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.".into()));
         }
-        let r = binary_raw(&cast_raw(a, DType::I64)?, promote_operand_i64(b)?.as_operand(), op, reversed)?;
+        let r = binary_raw(
+            &cast_raw(a, DType::I64)?,
+            promote_operand_i64(b)?.as_operand(),
+            op,
+            reversed,
+        )?;
         return cast_raw(&r, DType::Bool);
     }
     let ac = cast_raw(a, out_dtype)?;
@@ -193,15 +198,25 @@ pub fn add(a: &Tensor, b: Operand, alpha: f64) -> Result<Tensor> {
         binary_raw(a, b, BinOp::Add, false)?
     } else {
         let scaled = match b {
-            Operand::Tensor(t) => OwnedOperand::Tensor(binary_raw(t, Operand::Scalar(Scalar::Float(alpha)), BinOp::Mul, false).and_then(|r| {
-                let target = if t.dtype().is_floating_point() { t.dtype() } else { r.dtype() };
-                cast_raw(&r, target)
-            })?),
+            Operand::Tensor(t) => OwnedOperand::Tensor(
+                binary_raw(t, Operand::Scalar(Scalar::Float(alpha)), BinOp::Mul, false).and_then(
+                    |r| {
+                        let target = if t.dtype().is_floating_point() {
+                            t.dtype()
+                        } else {
+                            r.dtype()
+                        };
+                        cast_raw(&r, target)
+                    },
+                )?,
+            ),
             Operand::Scalar(s) => OwnedOperand::Scalar(Scalar::Float(s.to_f64() * alpha)),
         };
         binary_raw(a, scaled.as_operand(), BinOp::Add, false)?
     };
-    Ok(track(out, &[Some(a), b.tensor()], |_| Op::Arith(Backward::Add { alpha })))
+    Ok(track(out, &[Some(a), b.tensor()], |_| {
+        Op::Arith(Backward::Add { alpha })
+    }))
 }
 
 /// `a - alpha * b`.
@@ -210,12 +225,19 @@ pub fn sub(a: &Tensor, b: Operand, alpha: f64) -> Result<Tensor> {
         binary_raw(a, b, BinOp::Sub, false)?
     } else {
         let neg = match b {
-            Operand::Tensor(t) => OwnedOperand::Tensor(binary_raw(t, Operand::Scalar(Scalar::Float(alpha)), BinOp::Mul, false)?),
+            Operand::Tensor(t) => OwnedOperand::Tensor(binary_raw(
+                t,
+                Operand::Scalar(Scalar::Float(alpha)),
+                BinOp::Mul,
+                false,
+            )?),
             Operand::Scalar(s) => OwnedOperand::Scalar(Scalar::Float(s.to_f64() * alpha)),
         };
         binary_raw(a, neg.as_operand(), BinOp::Sub, false)?
     };
-    Ok(track(out, &[Some(a), b.tensor()], |_| Op::Arith(Backward::Sub { alpha })))
+    Ok(track(out, &[Some(a), b.tensor()], |_| {
+        Op::Arith(Backward::Sub { alpha })
+    }))
 }
 
 /// `s - a` (Python's `2 - x`).
@@ -233,7 +255,9 @@ pub fn mul(a: &Tensor, b: Operand) -> Result<Tensor> {
                 b: a.requires_grad().then(|| Saved::input(bt)),
             })
         }),
-        Operand::Scalar(s) => track(out, &[Some(a), None], |_| Op::Arith(Backward::MulScalar { s: scalar_f64(s) })),
+        Operand::Scalar(s) => track(out, &[Some(a), None], |_| {
+            Op::Arith(Backward::MulScalar { s: scalar_f64(s) })
+        }),
     })
 }
 
@@ -246,7 +270,9 @@ pub fn div(a: &Tensor, b: Operand) -> Result<Tensor> {
                 b: Saved::input(bt),
             })
         }),
-        Operand::Scalar(s) => track(out, &[Some(a), None], |_| Op::Arith(Backward::DivScalar { s: scalar_f64(s) })),
+        Operand::Scalar(s) => track(out, &[Some(a), None], |_| {
+            Op::Arith(Backward::DivScalar { s: scalar_f64(s) })
+        }),
     })
 }
 
@@ -268,22 +294,38 @@ pub fn neg(a: &Tensor) -> Result<Tensor> {
 pub fn pow(a: &Tensor, b: Operand) -> Result<Tensor> {
     if let Operand::Scalar(Scalar::Int(e)) = b {
         if e < 0 && !a.dtype().is_floating_point() {
-            return Err(Error::Runtime("Integers to negative integer powers are not allowed.".into()));
+            return Err(Error::Runtime(
+                "Integers to negative integer powers are not allowed.".into(),
+            ));
         }
     }
     let out = binary_raw(a, b, BinOp::Pow, false)?;
     Ok(match b {
         Operand::Tensor(bt) => track(out, &[Some(a), Some(bt)], |out| {
-            Op::Arith(Backward::PowTensor { base: Saved::input(a), exp: Saved::input(bt), result: Saved::output(out) })
+            Op::Arith(Backward::PowTensor {
+                base: Saved::input(a),
+                exp: Saved::input(bt),
+                result: Saved::output(out),
+            })
         }),
-        Operand::Scalar(s) => track(out, &[Some(a)], |_| Op::Arith(Backward::PowScalar { base: Saved::input(a), exp: scalar_f64(s) })),
+        Operand::Scalar(s) => track(out, &[Some(a)], |_| {
+            Op::Arith(Backward::PowScalar {
+                base: Saved::input(a),
+                exp: scalar_f64(s),
+            })
+        }),
     })
 }
 
 /// `s ** a` (Python's `2 ** x`).
 pub fn rpow_scalar(a: &Tensor, s: Scalar) -> Result<Tensor> {
     let out = binary_raw(a, Operand::Scalar(s), BinOp::Pow, true)?;
-    Ok(track(out, &[Some(a)], |out| Op::Arith(Backward::RPowScalar { base: scalar_f64(s), result: Saved::output(out) })))
+    Ok(track(out, &[Some(a)], |out| {
+        Op::Arith(Backward::RPowScalar {
+            base: scalar_f64(s),
+            result: Saved::output(out),
+        })
+    }))
 }
 
 // ---- comparisons (not differentiable) --------------------------------------------------
@@ -336,19 +378,45 @@ pub fn compare(a: &Tensor, b: Operand, op: CmpOp) -> Result<Tensor> {
 
 #[derive(Clone)]
 pub enum Backward {
-    Add { alpha: f64 },
-    Sub { alpha: f64 },
+    Add {
+        alpha: f64,
+    },
+    Sub {
+        alpha: f64,
+    },
     Rsub,
-    Mul { a: Option<Saved>, b: Option<Saved> },
-    MulScalar { s: f64 },
-    Div { a: Option<Saved>, b: Saved },
-    DivScalar { s: f64 },
+    Mul {
+        a: Option<Saved>,
+        b: Option<Saved>,
+    },
+    MulScalar {
+        s: f64,
+    },
+    Div {
+        a: Option<Saved>,
+        b: Saved,
+    },
+    DivScalar {
+        s: f64,
+    },
     Neg,
-    PowScalar { base: Saved, exp: f64 },
-    PowTensor { base: Saved, exp: Saved, result: Saved },
-    RPowScalar { base: f64, result: Saved },
+    PowScalar {
+        base: Saved,
+        exp: f64,
+    },
+    PowTensor {
+        base: Saved,
+        exp: Saved,
+        result: Saved,
+    },
+    RPowScalar {
+        base: f64,
+        result: Saved,
+    },
     /// `zero_()` / `fill_()`: the old values do not matter.
-    Overwrite { name: &'static str },
+    Overwrite {
+        name: &'static str,
+    },
 }
 
 fn scalar_t(x: f64) -> Operand<'static> {
@@ -385,17 +453,31 @@ impl Backward {
     pub fn apply(&self, g: &Tensor, ctx: &Ctx) -> Result<Grads> {
         Ok(match self {
             Backward::Add { alpha } => {
-                let gb = if *alpha == 1.0 { g.clone() } else { mul(g, scalar_t(*alpha))? };
+                let gb = if *alpha == 1.0 {
+                    g.clone()
+                } else {
+                    mul(g, scalar_t(*alpha))?
+                };
                 smallvec![Some(g.clone()), Some(gb)]
             }
             Backward::Sub { alpha } => {
-                let gb = if *alpha == 1.0 { neg(g)? } else { mul(g, scalar_t(-*alpha))? };
+                let gb = if *alpha == 1.0 {
+                    neg(g)?
+                } else {
+                    mul(g, scalar_t(-*alpha))?
+                };
                 smallvec![Some(g.clone()), Some(gb)]
             }
             Backward::Rsub => smallvec![Some(neg(g)?)],
             Backward::Mul { a, b } => {
-                let ga = b.as_ref().map(|b| mul(g, Operand::Tensor(&b.unpack(ctx)?))).transpose()?;
-                let gb = a.as_ref().map(|a| mul(g, Operand::Tensor(&a.unpack(ctx)?))).transpose()?;
+                let ga = b
+                    .as_ref()
+                    .map(|b| mul(g, Operand::Tensor(&b.unpack(ctx)?)))
+                    .transpose()?;
+                let gb = a
+                    .as_ref()
+                    .map(|a| mul(g, Operand::Tensor(&a.unpack(ctx)?)))
+                    .transpose()?;
                 smallvec![ga, gb]
             }
             Backward::MulScalar { s } => smallvec![Some(mul(g, scalar_t(*s))?), None],
@@ -427,7 +509,10 @@ impl Backward {
             Backward::PowTensor { base, exp, result } => {
                 let (b, e, r) = (base.unpack(ctx)?, exp.unpack(ctx)?, result.unpack(ctx)?);
                 let em1 = sub(&e, scalar_t(1.0), 1.0)?;
-                let gb = mul(g, Operand::Tensor(&mul(&e, Operand::Tensor(&pow(&b, Operand::Tensor(&em1))?))?))?;
+                let gb = mul(
+                    g,
+                    Operand::Tensor(&mul(&e, Operand::Tensor(&pow(&b, Operand::Tensor(&em1))?))?),
+                )?;
                 // d/de b^e = b^e ln b, taken as 0 where b == 0 and e >= 0 (as PyTorch).
                 let mask = zero_base_mask(&b, &e)?;
                 let ln = super::unary::log(&b)?;
@@ -440,7 +525,10 @@ impl Backward {
                 if *base == 0.0 {
                     smallvec![Some(mul(g, scalar_t(0.0))?)]
                 } else {
-                    smallvec![Some(mul(g, Operand::Tensor(&mul(&r, scalar_t(base.ln()))?))?)]
+                    smallvec![Some(mul(
+                        g,
+                        Operand::Tensor(&mul(&r, scalar_t(base.ln()))?)
+                    )?)]
                 }
             }
             Backward::Overwrite { .. } => smallvec![Some(mul(g, scalar_t(0.0))?)],
@@ -459,7 +547,8 @@ fn zero_base_mask(b: &Tensor, e: &Tensor) -> Result<Tensor> {
 
 /// Where `mask` is 0 the product `0 * (-inf)` gave NaN; PyTorch gives 0 there.
 fn nan_to_zero_where_masked(x: &Tensor, mask: &Tensor) -> Result<Tensor> {
-    let has_nan = float_dispatch!(x.dtype(), T => x.to_vec::<T>().iter().any(|v| v.to_f64().is_nan()));
+    let has_nan =
+        float_dispatch!(x.dtype(), T => x.to_vec::<T>().iter().any(|v| v.to_f64().is_nan()));
     if !has_nan {
         return Ok(x.clone());
     }

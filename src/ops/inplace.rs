@@ -23,16 +23,27 @@ fn can_cast(from: DType, to: DType) -> bool {
 }
 
 /// Runs `f` on a pre-image of `dst` and writes the result into `dst`.
-pub fn apply(dst: &Tensor, other: Option<&Tensor>, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<()> {
+pub fn apply(
+    dst: &Tensor,
+    other: Option<&Tensor>,
+    f: impl FnOnce(&Tensor) -> Result<Tensor>,
+) -> Result<()> {
     let grad_mode = is_grad_enabled();
     if grad_mode && dst.is_leaf() && dst.requires_grad() {
         return Err(Error::InplaceOnLeaf);
     }
     let tracking = grad_mode && (dst.requires_grad() || other.is_some_and(|o| o.requires_grad()));
-    let pre = if tracking { dst.with_same_history(kernels::cast(dst, dst.dtype())?) } else { dst.clone() };
+    let pre = if tracking {
+        dst.with_same_history(kernels::cast(dst, dst.dtype())?)
+    } else {
+        dst.clone()
+    };
     let result = f(&pre)?;
     if !can_cast(result.dtype(), dst.dtype()) {
-        return Err(Error::InplaceCast { result: result.dtype(), out: dst.dtype() });
+        return Err(Error::InplaceCast {
+            result: result.dtype(),
+            out: dst.dtype(),
+        });
     }
     if result.shape() != dst.shape() {
         return Err(Error::Runtime(format!(
@@ -41,7 +52,11 @@ pub fn apply(dst: &Tensor, other: Option<&Tensor>, f: impl FnOnce(&Tensor) -> Re
             format_shape(result.shape())
         )));
     }
-    let values = if result.same_storage(dst) { kernels::cast(&result, result.dtype())? } else { result.clone() };
+    let values = if result.same_storage(dst) {
+        kernels::cast(&result, result.dtype())?
+    } else {
+        result.clone()
+    };
     kernels::copy_into(dst, &values);
     dst.bump_version();
     if tracking {
@@ -51,11 +66,15 @@ pub fn apply(dst: &Tensor, other: Option<&Tensor>, f: impl FnOnce(&Tensor) -> Re
 }
 
 pub fn add_(dst: &Tensor, other: Operand, alpha: f64) -> Result<()> {
-    apply(dst, operand_tensor(&other), |pre| arith::add(pre, other, alpha))
+    apply(dst, operand_tensor(&other), |pre| {
+        arith::add(pre, other, alpha)
+    })
 }
 
 pub fn sub_(dst: &Tensor, other: Operand, alpha: f64) -> Result<()> {
-    apply(dst, operand_tensor(&other), |pre| arith::sub(pre, other, alpha))
+    apply(dst, operand_tensor(&other), |pre| {
+        arith::sub(pre, other, alpha)
+    })
 }
 
 pub fn mul_(dst: &Tensor, other: Operand) -> Result<()> {
@@ -77,7 +96,9 @@ pub fn zero_(dst: &Tensor) -> Result<()> {
 fn overwrite(dst: &Tensor, value: f64, name: &'static str) -> Result<()> {
     apply(dst, None, |pre| {
         let out = Tensor::full(pre.shape(), value, pre.dtype())?;
-        Ok(track(out, &[Some(pre)], |_| Op::Arith(arith::Backward::Overwrite { name })))
+        Ok(track(out, &[Some(pre)], |_| {
+            Op::Arith(arith::Backward::Overwrite { name })
+        }))
     })
 }
 

@@ -96,11 +96,19 @@ pub struct Saved {
 
 impl Saved {
     pub fn input(t: &Tensor) -> Saved {
-        Saved { tensor: t.clone(), version: t.version(), is_output: false }
+        Saved {
+            tensor: t.clone(),
+            version: t.version(),
+            is_output: false,
+        }
     }
 
     pub fn output(t: &Tensor) -> Saved {
-        Saved { tensor: t.detach(), version: t.version(), is_output: true }
+        Saved {
+            tensor: t.detach(),
+            version: t.version(),
+            is_output: true,
+        }
     }
 
     pub fn unpack(&self, ctx: &Ctx) -> Result<Tensor> {
@@ -110,13 +118,19 @@ impl Saved {
                 ", which is output 0 of ".to_string() + node_name(ctx.node)
             } else {
                 match self.tensor.grad_fn() {
-                    Some(f) => format!(", which is output {} of {}", self.tensor.output_nr(), f.name()),
+                    Some(f) => format!(
+                        ", which is output {} of {}",
+                        self.tensor.output_nr(),
+                        f.name()
+                    ),
                     None => String::new(),
                 }
             };
             return Err(Error::ModifiedByInplace {
                 type_name: self.tensor.dtype().legacy_type_name(),
-                shape: format_shape(self.tensor.shape()).trim_matches(['[', ']']).to_string(),
+                shape: format_shape(self.tensor.shape())
+                    .trim_matches(['[', ']'])
+                    .to_string(),
                 origin,
                 found,
                 expected: self.version,
@@ -144,7 +158,11 @@ pub fn needs_grad(inputs: &[Option<&Tensor>]) -> bool {
 /// Records `out` as the result of an op over `inputs` if autograd needs it. `make` builds the
 /// rule (it sees `out`, to save it) and only runs when recording.
 #[inline]
-pub fn track(out: Tensor, inputs: &[Option<&Tensor>], make: impl FnOnce(&Tensor) -> Backward) -> Tensor {
+pub fn track(
+    out: Tensor,
+    inputs: &[Option<&Tensor>],
+    make: impl FnOnce(&Tensor) -> Backward,
+) -> Tensor {
     if !needs_grad(inputs) {
         return out;
     }
@@ -163,11 +181,17 @@ pub fn record(op: Backward, inputs: &[Option<&Tensor>]) -> NodeRef {
     for input in inputs {
         match input {
             Some(t) => {
-                meta.push(InputMeta { dtype: t.dtype(), shape: t.dims() });
+                meta.push(InputMeta {
+                    dtype: t.dtype(),
+                    shape: t.dims(),
+                });
                 next.push(gradient_edge_locked(&mut arena, t));
             }
             None => {
-                meta.push(InputMeta { dtype: DType::F32, shape: Default::default() });
+                meta.push(InputMeta {
+                    dtype: DType::F32,
+                    shape: Default::default(),
+                });
                 next.push(None);
             }
         }
@@ -181,17 +205,26 @@ pub fn gradient_edge_locked(arena: &mut crate::autograd::graph::Arena, t: &Tenso
     let mut m = t.meta();
     if let Some(f) = &m.grad_fn {
         arena.retain(f.id());
-        return Some(Edge { node: f.id(), input_nr: m.output_nr });
+        return Some(Edge {
+            node: f.id(),
+            input_nr: m.output_nr,
+        });
     }
     if !m.requires_grad {
         return None;
     }
     if let Some(acc) = m.accumulator {
         if arena.retain(acc) {
-            return Some(Edge { node: acc, input_nr: 0 });
+            return Some(Edge {
+                node: acc,
+                input_nr: 0,
+            });
         }
     }
-    let meta = smallvec::smallvec![InputMeta { dtype: t.dtype(), shape: t.dims() }];
+    let meta = smallvec::smallvec![InputMeta {
+        dtype: t.dtype(),
+        shape: t.dims()
+    }];
     let node = arena.insert(
         "AccumulateGrad",
         Backward::Accumulate(t.downgrade()),
@@ -200,7 +233,10 @@ pub fn gradient_edge_locked(arena: &mut crate::autograd::graph::Arena, t: &Tenso
         Some(u64::MAX),
     );
     m.accumulator = Some(node.id());
-    Some(Edge { node: node.into_edge_owned(), input_nr: 0 })
+    Some(Edge {
+        node: node.into_edge_owned(),
+        input_nr: 0,
+    })
 }
 
 /// Promotion operand for a tensor (zero-dim tensors rank below dimensioned ones).

@@ -71,25 +71,47 @@ fn sum_raw(t: &Tensor, dims: &[usize], out_dtype: DType) -> Result<Tensor> {
 }
 
 fn sum_dtype(t: &Tensor, dtype: Option<DType>) -> DType {
-    dtype.unwrap_or(if t.dtype().is_floating_point() { t.dtype() } else { DType::I64 })
+    dtype.unwrap_or(if t.dtype().is_floating_point() {
+        t.dtype()
+    } else {
+        DType::I64
+    })
 }
 
 /// `sum()` (dims `None`: SumBackward0) or `sum(dim, keepdim)` (SumBackward1).
-pub fn sum(t: &Tensor, dims: Option<&[i64]>, keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
+pub fn sum(
+    t: &Tensor,
+    dims: Option<&[i64]>,
+    keepdim: bool,
+    dtype: Option<DType>,
+) -> Result<Tensor> {
     let rd = reduction_dims(dims, t.ndim())?;
     let raw = sum_raw(t, &rd, sum_dtype(t, dtype))?;
-    let out = if keepdim { raw } else { shape::view_raw(&raw, &reduced_shape(t.shape(), &rd, false))? };
+    let out = if keepdim {
+        raw
+    } else {
+        shape::view_raw(&raw, &reduced_shape(t.shape(), &rd, false))?
+    };
     let input_shape = t.dims();
     Ok(track(out, &[Some(t)], |_| {
         Op::Reduce(match dims {
             None => Backward::Sum { shape: input_shape },
-            Some(_) => Backward::SumDim { shape: input_shape, dims: rd.clone(), keepdim },
+            Some(_) => Backward::SumDim {
+                shape: input_shape,
+                dims: rd.clone(),
+                keepdim,
+            },
         })
     }))
 }
 
 /// `mean()` / `mean(dim, keepdim)`; floating dtypes only, as PyTorch.
-pub fn mean(t: &Tensor, dims: Option<&[i64]>, keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
+pub fn mean(
+    t: &Tensor,
+    dims: Option<&[i64]>,
+    keepdim: bool,
+    dtype: Option<DType>,
+) -> Result<Tensor> {
     let out_dtype = dtype.unwrap_or(t.dtype());
     if !out_dtype.is_floating_point() {
         return Err(Error::Runtime(format!(
@@ -100,13 +122,30 @@ pub fn mean(t: &Tensor, dims: Option<&[i64]>, keepdim: bool, dtype: Option<DType
     let rd = reduction_dims(dims, t.ndim())?;
     let count: usize = rd.iter().map(|&d| t.shape()[d]).product();
     let raw = sum_raw(t, &rd, out_dtype)?;
-    let raw = arith::binary_raw(&raw, Operand::Scalar(Scalar::Float(count as f64)), arith::BinOp::Div, false)?;
-    let out = if keepdim { raw } else { shape::view_raw(&raw, &reduced_shape(t.shape(), &rd, false))? };
+    let raw = arith::binary_raw(
+        &raw,
+        Operand::Scalar(Scalar::Float(count as f64)),
+        arith::BinOp::Div,
+        false,
+    )?;
+    let out = if keepdim {
+        raw
+    } else {
+        shape::view_raw(&raw, &reduced_shape(t.shape(), &rd, false))?
+    };
     let input_shape = t.dims();
     Ok(track(out, &[Some(t)], |_| {
         Op::Reduce(match dims {
-            None => Backward::Mean { shape: input_shape, count },
-            Some(_) => Backward::MeanDim { shape: input_shape, dims: rd.clone(), keepdim, count },
+            None => Backward::Mean {
+                shape: input_shape,
+                count,
+            },
+            Some(_) => Backward::MeanDim {
+                shape: input_shape,
+                dims: rd.clone(),
+                keepdim,
+                count,
+            },
         })
     }))
 }
@@ -130,25 +169,47 @@ pub fn norm(t: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<T
         )));
     }
     if !(p == 1.0 || p == 2.0 || p.is_infinite() && p > 0.0) {
-        return Err(Error::Runtime(format!("norm: order {p} is not supported yet (supported: 1, 2, inf, 'fro')")));
+        return Err(Error::Runtime(format!(
+            "norm: order {p} is not supported yet (supported: 1, 2, inf, 'fro')"
+        )));
     }
     let rd = reduction_dims(dims, t.ndim())?;
     let raw = {
         let _off = crate::autograd::GradModeGuard::new(false);
         let a = super::unary::abs(t)?;
         if p == 1.0 {
-            sum(&a, Some(&rd.iter().map(|&d| d as i64).collect::<Vec<_>>()), true, None)?
+            sum(
+                &a,
+                Some(&rd.iter().map(|&d| d as i64).collect::<Vec<_>>()),
+                true,
+                None,
+            )?
         } else if p == 2.0 {
             let sq = arith::mul(&a, Operand::Tensor(&a))?;
-            let s = sum(&sq, Some(&rd.iter().map(|&d| d as i64).collect::<Vec<_>>()), true, None)?;
+            let s = sum(
+                &sq,
+                Some(&rd.iter().map(|&d| d as i64).collect::<Vec<_>>()),
+                true,
+                None,
+            )?;
             super::unary::sqrt(&s)?
         } else {
             max_dims(&a, &rd)?
         }
     };
-    let out = if keepdim { raw } else { shape::view_raw(&raw, &reduced_shape(t.shape(), &rd, false))? };
+    let out = if keepdim {
+        raw
+    } else {
+        shape::view_raw(&raw, &reduced_shape(t.shape(), &rd, false))?
+    };
     Ok(track(out, &[Some(t)], |out| {
-        Op::Reduce(Backward::Norm { input: Saved::input(t), result: Saved::output(out), dims: rd.clone(), keepdim, p })
+        Op::Reduce(Backward::Norm {
+            input: Saved::input(t),
+            result: Saved::output(out),
+            dims: rd.clone(),
+            keepdim,
+            p,
+        })
     }))
 }
 
@@ -181,11 +242,31 @@ fn max_dims(t: &Tensor, dims: &[usize]) -> Result<Tensor> {
 
 #[derive(Clone)]
 pub enum Backward {
-    Sum { shape: Dims },
-    SumDim { shape: Dims, dims: Dims, keepdim: bool },
-    Mean { shape: Dims, count: usize },
-    MeanDim { shape: Dims, dims: Dims, keepdim: bool, count: usize },
-    Norm { input: Saved, result: Saved, dims: Dims, keepdim: bool, p: f64 },
+    Sum {
+        shape: Dims,
+    },
+    SumDim {
+        shape: Dims,
+        dims: Dims,
+        keepdim: bool,
+    },
+    Mean {
+        shape: Dims,
+        count: usize,
+    },
+    MeanDim {
+        shape: Dims,
+        dims: Dims,
+        keepdim: bool,
+        count: usize,
+    },
+    Norm {
+        input: Saved,
+        result: Saved,
+        dims: Dims,
+        keepdim: bool,
+        p: f64,
+    },
 }
 
 /// Re-inserts reduced dims into `g` (as size 1) so it broadcasts against the input.
@@ -214,18 +295,31 @@ impl Backward {
     pub fn apply(&self, g: &Tensor, ctx: &Ctx) -> Result<Grads> {
         let grad = match self {
             Backward::Sum { shape } => shape::expand(g, shape)?,
-            Backward::SumDim { shape, dims, keepdim } => {
-                shape::expand(&unsqueeze_reduced(g, shape, dims, *keepdim)?, shape)?
-            }
+            Backward::SumDim {
+                shape,
+                dims,
+                keepdim,
+            } => shape::expand(&unsqueeze_reduced(g, shape, dims, *keepdim)?, shape)?,
             Backward::Mean { shape, count } => {
                 let e = shape::expand(g, shape)?;
                 arith::div(&e, Operand::Scalar(Scalar::Float(*count as f64)))?
             }
-            Backward::MeanDim { shape, dims, keepdim, count } => {
+            Backward::MeanDim {
+                shape,
+                dims,
+                keepdim,
+                count,
+            } => {
                 let e = shape::expand(&unsqueeze_reduced(g, shape, dims, *keepdim)?, shape)?;
                 arith::div(&e, Operand::Scalar(Scalar::Float(*count as f64)))?
             }
-            Backward::Norm { input, result, dims, keepdim, p } => {
+            Backward::Norm {
+                input,
+                result,
+                dims,
+                keepdim,
+                p,
+            } => {
                 let x = input.unpack(ctx)?;
                 let r = result.unpack(ctx)?;
                 let g = unsqueeze_reduced(g, x.shape(), dims, *keepdim)?;
@@ -235,17 +329,30 @@ impl Backward {
                 } else if *p == 2.0 {
                     // x * (g / norm), with 0 where the norm is 0.
                     let scale = arith::div(&g, Operand::Tensor(&r))?;
-                    let zero = arith::compare(&r.detach(), Operand::Scalar(Scalar::Float(0.0)), arith::CmpOp::Ne)?;
+                    let zero = arith::compare(
+                        &r.detach(),
+                        Operand::Scalar(Scalar::Float(0.0)),
+                        arith::CmpOp::Ne,
+                    )?;
                     let scale = arith::mul(&scale, Operand::Tensor(&cast_raw(&zero, r.dtype())?))?;
                     let scale = zero_nans(&scale, &zero)?;
                     arith::mul(&x, Operand::Tensor(&scale))?
                 } else {
                     // inf-norm: the grad is shared evenly among the entries attaining the max.
                     let absx = super::unary::abs(&x.detach())?;
-                    let hit = arith::compare(&absx, Operand::Tensor(&r.detach()), arith::CmpOp::Eq)?;
+                    let hit =
+                        arith::compare(&absx, Operand::Tensor(&r.detach()), arith::CmpOp::Eq)?;
                     let hit = cast_raw(&hit, x.dtype())?;
-                    let count = sum(&hit, Some(&dims.iter().map(|&d| d as i64).collect::<Vec<_>>()), true, None)?;
-                    let w = arith::div(&arith::mul(&super::unary::sign(&x)?, Operand::Tensor(&hit))?, Operand::Tensor(&count))?;
+                    let count = sum(
+                        &hit,
+                        Some(&dims.iter().map(|&d| d as i64).collect::<Vec<_>>()),
+                        true,
+                        None,
+                    )?;
+                    let w = arith::div(
+                        &arith::mul(&super::unary::sign(&x)?, Operand::Tensor(&hit))?,
+                        Operand::Tensor(&count),
+                    )?;
                     arith::mul(&w, Operand::Tensor(&g))?
                 }
             }
@@ -277,6 +384,10 @@ pub fn sum_to(g: &Tensor, shape: &[usize]) -> Result<Tensor> {
             dims.push((lead + i) as i64);
         }
     }
-    let s = if dims.is_empty() { g.clone() } else { sum(g, Some(&dims), true, None)? };
+    let s = if dims.is_empty() {
+        g.clone()
+    } else {
+        sum(g, Some(&dims), true, None)?
+    };
     shape::reshape(&s, shape)
 }

@@ -31,22 +31,38 @@ fn float_map(t: &Tensor, f32f: fn(f32) -> f32, f64f: fn(f64) -> f64) -> Result<T
 
 pub fn exp(t: &Tensor) -> Result<Tensor> {
     let out = float_map(t, f32::exp, f64::exp)?;
-    Ok(track(out, &[Some(t)], |out| Op::Unary(Backward::Exp { result: Saved::output(out) })))
+    Ok(track(out, &[Some(t)], |out| {
+        Op::Unary(Backward::Exp {
+            result: Saved::output(out),
+        })
+    }))
 }
 
 pub fn log(t: &Tensor) -> Result<Tensor> {
     let out = float_map(t, f32::ln, f64::ln)?;
-    Ok(track(out, &[Some(t)], |_| Op::Unary(Backward::Log { input: Saved::input(t) })))
+    Ok(track(out, &[Some(t)], |_| {
+        Op::Unary(Backward::Log {
+            input: Saved::input(t),
+        })
+    }))
 }
 
 pub fn sqrt(t: &Tensor) -> Result<Tensor> {
     let out = float_map(t, f32::sqrt, f64::sqrt)?;
-    Ok(track(out, &[Some(t)], |out| Op::Unary(Backward::Sqrt { result: Saved::output(out) })))
+    Ok(track(out, &[Some(t)], |out| {
+        Op::Unary(Backward::Sqrt {
+            result: Saved::output(out),
+        })
+    }))
 }
 
 pub fn reciprocal(t: &Tensor) -> Result<Tensor> {
     let out = float_map(t, f32::recip, f64::recip)?;
-    Ok(track(out, &[Some(t)], |out| Op::Unary(Backward::Reciprocal { result: Saved::output(out) })))
+    Ok(track(out, &[Some(t)], |out| {
+        Op::Unary(Backward::Reciprocal {
+            result: Saved::output(out),
+        })
+    }))
 }
 
 pub fn abs(t: &Tensor) -> Result<Tensor> {
@@ -56,7 +72,11 @@ pub fn abs(t: &Tensor) -> Result<Tensor> {
         DType::F32 => kernels::unary::<f32, f32>(t, f32::abs)?,
         DType::F64 => kernels::unary::<f64, f64>(t, f64::abs)?,
     };
-    Ok(track(out, &[Some(t)], |_| Op::Unary(Backward::Abs { input: Saved::input(t) })))
+    Ok(track(out, &[Some(t)], |_| {
+        Op::Unary(Backward::Abs {
+            input: Saved::input(t),
+        })
+    }))
 }
 
 /// `sign(x)`: -1, 0 or 1 (NaN stays NaN). Its gradient is zero, so it is not recorded.
@@ -93,7 +113,10 @@ impl Backward {
             Backward::Log { input } => arith::div(g, Operand::Tensor(&input.unpack(ctx)?))?,
             Backward::Sqrt { result } => {
                 let r = result.unpack(ctx)?;
-                arith::div(g, Operand::Tensor(&arith::mul(&r, Operand::Scalar(Scalar::Float(2.0)))?))?
+                arith::div(
+                    g,
+                    Operand::Tensor(&arith::mul(&r, Operand::Scalar(Scalar::Float(2.0)))?),
+                )?
             }
             Backward::Reciprocal { result } => {
                 // d(1/x) = -1/x^2 = -r*r

@@ -24,7 +24,10 @@ impl PyNode {
     fn next_functions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let edges: Vec<Option<(NodeRef, u32)>> = {
             let mut arena = ARENA.lock();
-            let next = arena.get(self.node.id()).map(|n| n.next.clone()).unwrap_or_default();
+            let next = arena
+                .get(self.node.id())
+                .map(|n| n.next.clone())
+                .unwrap_or_default();
             next.iter()
                 .map(|e| e.and_then(|e| arena.retain(e.node).then(|| (e.node, e.input_nr))))
                 .collect::<Vec<_>>()
@@ -35,8 +38,17 @@ impl PyNode {
         let items: Vec<Bound<'py, PyTuple>> = edges
             .into_iter()
             .map(|e| match e {
-                Some((node, nr)) => Ok(PyTuple::new(py, [Py::new(py, PyNode { node })?.into_any(), nr.into_pyobject(py)?.into_any().unbind()])?),
-                None => Ok(PyTuple::new(py, [py.None(), 0u32.into_pyobject(py)?.into_any().unbind()])?),
+                Some((node, nr)) => Ok(PyTuple::new(
+                    py,
+                    [
+                        Py::new(py, PyNode { node })?.into_any(),
+                        nr.into_pyobject(py)?.into_any().unbind(),
+                    ],
+                )?),
+                None => Ok(PyTuple::new(
+                    py,
+                    [py.None(), 0u32.into_pyobject(py)?.into_any().unbind()],
+                )?),
             })
             .collect::<PyResult<_>>()?;
         PyTuple::new(py, items)
@@ -56,11 +68,17 @@ impl PyNode {
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> String {
-        format!("<{} object at {:#x}>", slf.get().node.name(), slf.as_ptr() as usize)
+        format!(
+            "<{} object at {:#x}>",
+            slf.get().node.name(),
+            slf.as_ptr() as usize
+        )
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other.downcast::<PyNode>().is_ok_and(|o| o.get().node.id() == self.node.id())
+        other
+            .downcast::<PyNode>()
+            .is_ok_and(|o| o.get().node.id() == self.node.id())
     }
 
     fn __hash__(&self) -> u64 {
@@ -98,7 +116,9 @@ pub fn _run_backward(
 ) -> PyResult<()> {
     let roots = tensors_of(tensors)?;
     let grads = opt_grads(grad_tensors, roots.len())?;
-    let big = roots.iter().any(|t| t.numel() >= crate::kernels::RELEASE_GIL_THRESHOLD);
+    let big = roots
+        .iter()
+        .any(|t| t.numel() >= crate::kernels::RELEASE_GIL_THRESHOLD);
     let run = || crate::autograd::backward(&roots, &grads, retain_graph, create_graph);
     if big && !create_graph {
         py.allow_threads(run)?;
@@ -122,7 +142,14 @@ pub fn _run_grad(
     let outs = tensors_of(outputs)?;
     let ins = tensors_of(inputs)?;
     let grads = opt_grads(grad_outputs, outs.len())?;
-    let result = crate::autograd::grad(&outs, &ins, &grads, retain_graph, create_graph, allow_unused)?;
+    let result = crate::autograd::grad(
+        &outs,
+        &ins,
+        &grads,
+        retain_graph,
+        create_graph,
+        allow_unused,
+    )?;
     Ok(result.into_iter().map(|g| g.map(PyTensor::new)).collect())
 }
 

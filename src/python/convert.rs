@@ -45,7 +45,10 @@ pub fn scalar_of(obj: &Bound<'_, PyAny>) -> PyResult<Option<Scalar>> {
         return Ok(Some(Scalar::Float(f.value())));
     }
     // numpy scalars and other number-likes
-    if obj.hasattr("__float__").unwrap_or(false) && !obj.is_instance_of::<PyTensor>() && obj.hasattr("dtype").unwrap_or(false) {
+    if obj.hasattr("__float__").unwrap_or(false)
+        && !obj.is_instance_of::<PyTensor>()
+        && obj.hasattr("dtype").unwrap_or(false)
+    {
         if let Ok(f) = obj.extract::<f64>() {
             return Ok(Some(Scalar::Float(f)));
         }
@@ -102,7 +105,10 @@ fn int_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<i64> {
             let _ = e;
             type_error(format!(
                 "{what} must be tuple of ints, but found element of type {}",
-                obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                obj.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
             ))
         }
     })
@@ -126,7 +132,11 @@ pub fn creation_shape(sizes: &[i64]) -> PyResult<Dims> {
     if let Some(&bad) = sizes.iter().find(|&&d| d < 0) {
         return Err(Error::Runtime(format!(
             "Trying to create tensor with negative dimension {bad}: [{}]",
-            sizes.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            sizes
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
         .into());
     }
@@ -143,7 +153,11 @@ pub fn dims_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<i64>>> {
                 return Ok(Some(vec![int_of(o, "dim")?]));
             }
             if let Ok(seq) = o.downcast::<PySequence>() {
-                return Ok(Some(seq.try_iter()?.map(|x| int_of(&x?, "dim")).collect::<PyResult<_>>()?));
+                return Ok(Some(
+                    seq.try_iter()?
+                        .map(|x| int_of(&x?, "dim"))
+                        .collect::<PyResult<_>>()?,
+                ));
             }
             Err(type_error(format!(
                 "dim must be int or tuple of ints, not {}",
@@ -196,20 +210,21 @@ pub fn tensor_from_data(data: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResu
     // NumPy arrays and scalars: go through tolist(), keeping the array's dtype.
     let mut inferred: Option<DType> = None;
     let owned;
-    let data = if data.hasattr("tolist")? && data.hasattr("dtype")? && !data.is_instance_of::<PyList>() {
-        let name: String = data.getattr("dtype")?.str()?.extract()?;
-        inferred = match name.as_str() {
-            "float64" => Some(DType::F64),
-            "float32" | "float16" => Some(DType::F32),
-            "bool" => Some(DType::Bool),
-            n if n.starts_with("int") || n.starts_with("uint") => Some(DType::I64),
-            _ => None,
+    let data =
+        if data.hasattr("tolist")? && data.hasattr("dtype")? && !data.is_instance_of::<PyList>() {
+            let name: String = data.getattr("dtype")?.str()?.extract()?;
+            inferred = match name.as_str() {
+                "float64" => Some(DType::F64),
+                "float32" | "float16" => Some(DType::F32),
+                "bool" => Some(DType::Bool),
+                n if n.starts_with("int") || n.starts_with("uint") => Some(DType::I64),
+                _ => None,
+            };
+            owned = data.call_method0("tolist")?;
+            &owned
+        } else {
+            data
         };
-        owned = data.call_method0("tolist")?;
-        &owned
-    } else {
-        data
-    };
     let mut shape: Vec<usize> = Vec::new();
     let mut values = Values::Bool(Vec::new());
     let mut any_value = false;
@@ -231,7 +246,9 @@ pub fn tensor_from_data(data: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResu
                 Values::Float(v) => v.clone(),
             };
             match (dtype, values) {
-                (DType::I64, Values::Bool(v)) => Buffer::I64(v.into_iter().map(|b| b as i64).collect()),
+                (DType::I64, Values::Bool(v)) => {
+                    Buffer::I64(v.into_iter().map(|b| b as i64).collect())
+                }
                 (DType::I64, _) => Buffer::I64(as_f64.iter().map(|&x| x as i64).collect()),
                 (DType::Bool, _) => Buffer::Bool(as_f64.iter().map(|&x| x != 0.0).collect()),
                 (DType::F32, _) => Buffer::F32(as_f64.iter().map(|&x| x as f32).collect()),

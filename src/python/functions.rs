@@ -91,7 +91,10 @@ fn fill_value(obj: &Bound<'_, PyAny>) -> PyResult<Scalar> {
     scalar_of(obj)?.ok_or_else(|| {
         type_error(format!(
             "full(): argument 'fill_value' must be Number, not {}",
-            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
         ))
     })
 }
@@ -145,11 +148,16 @@ pub fn arange(
         return Err(crate::error::Error::Runtime(format!("unsupported range: {s} -> {e}")).into());
     }
     if (st > 0.0 && e < s) || (st < 0.0 && e > s) {
-        return Err(crate::error::Error::Runtime("upper bound and larger bound inconsistent with step sign".into()).into());
+        return Err(crate::error::Error::Runtime(
+            "upper bound and larger bound inconsistent with step sign".into(),
+        )
+        .into());
     }
     let n = ((e - s) / st).ceil().max(0.0);
     if n > (1u64 << 40) as f64 {
-        return Err(crate::error::Error::Runtime(format!("arange: {n} elements is too many")).into());
+        return Err(
+            crate::error::Error::Runtime(format!("arange: {n} elements is too many")).into(),
+        );
     }
     let n = n as usize;
     let buf = match dtype {
@@ -173,13 +181,21 @@ fn random(
         let word = crate::ops::reduce::type_word(dtype);
         return Err(crate::error::Error::Runtime(format!(
             "\"{}\" not implemented for '{word}'",
-            if normal { "normal_kernel_cpu" } else { "check_uniform_bounds" }
+            if normal {
+                "normal_kernel_cpu"
+            } else {
+                "check_uniform_bounds"
+            }
         ))
         .into());
     }
     let _ = name;
     let n = crate::shape::checked_numel(size)?;
-    let v = if normal { crate::random::normal_vec(n) } else { crate::random::uniform_vec(n) };
+    let v = if normal {
+        crate::random::normal_vec(n)
+    } else {
+        crate::random::uniform_vec(n)
+    };
     let buf = match dtype {
         DType::F32 => Buffer::F32(v.into_iter().map(|x| x as f32).collect()),
         _ => Buffer::F64(v),
@@ -197,7 +213,13 @@ pub fn rand(
     generator: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTensor> {
     let _ = (device, generator);
-    random(&creation_shape(&size_args(size)?)?, dtype, requires_grad, false, "rand")
+    random(
+        &creation_shape(&size_args(size)?)?,
+        dtype,
+        requires_grad,
+        false,
+        "rand",
+    )
 }
 
 #[pyfunction]
@@ -210,7 +232,13 @@ pub fn randn(
     generator: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTensor> {
     let _ = (device, generator);
-    random(&creation_shape(&size_args(size)?)?, dtype, requires_grad, true, "randn")
+    random(
+        &creation_shape(&size_args(size)?)?,
+        dtype,
+        requires_grad,
+        true,
+        "randn",
+    )
 }
 
 /// `*_like(input, dtype=None, requires_grad=False)`: `kind` is ones/zeros/empty/rand/randn.
@@ -231,13 +259,23 @@ pub fn _like(
         "full" => {
             let v = match fill_value {
                 Some(f) => self::fill_value(f)?,
-                None => return Err(type_error("full_like() missing required argument 'fill_value'")),
+                None => {
+                    return Err(type_error(
+                        "full_like() missing required argument 'fill_value'",
+                    ))
+                }
             };
             finish(Tensor::full(&shape, v.to_f64(), dt)?, requires_grad)
         }
         "rand" | "randn" => {
             let d = super::dtype::dtype_object(input.py(), dt)?;
-            random(&shape, Some(d.bind(input.py()).as_any()), requires_grad, kind == "randn", kind)
+            random(
+                &shape,
+                Some(d.bind(input.py()).as_any()),
+                requires_grad,
+                kind == "randn",
+                kind,
+            )
         }
         other => Err(type_error(format!("unknown kind {other}"))),
     }
@@ -248,10 +286,7 @@ pub fn manual_seed(seed: &Bound<'_, PyAny>) -> PyResult<()> {
     let s: i128 = seed.extract()?;
     // PyTorch accepts [-0x8000_0000_0000_0000, 0xffff_ffff_ffff_ffff].
     if s < i64::MIN as i128 || s > u64::MAX as i128 {
-        return Err(crate::error::Error::Runtime(format!(
-            "Overflow when unpacking long"
-        ))
-        .into());
+        return Err(crate::error::Error::Runtime(format!("Overflow when unpacking long")).into());
     }
     crate::random::manual_seed(s as u64);
     Ok(())

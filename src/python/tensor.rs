@@ -13,9 +13,9 @@ use crate::ops::{inplace, reduce, shape, unary};
 use crate::tensor::Tensor;
 use pyo3::basic::CompareOp;
 use pyo3::prelude::*;
-use pyo3::IntoPyObjectExt;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::IntoPyObjectExt;
 
 #[pyclass(name = "Tensor", module = "ferrograd", subclass, weakref, frozen)]
 pub struct PyTensor {
@@ -29,7 +29,11 @@ impl PyTensor {
 
     /// Nested Python lists of the values (a Python number for a zero-dim tensor).
     pub fn to_pylist(py: Python<'_>, t: &Tensor) -> PyResult<PyObject> {
-        fn build<T: Copy + for<'a> IntoPyObject<'a>>(py: Python<'_>, v: &[T], shape: &[usize]) -> PyResult<PyObject> {
+        fn build<T: Copy + for<'a> IntoPyObject<'a>>(
+            py: Python<'_>,
+            v: &[T],
+            shape: &[usize],
+        ) -> PyResult<PyObject> {
             if shape.is_empty() {
                 return v[0].into_py_any(py);
             }
@@ -53,7 +57,11 @@ impl PyTensor {
 
 /// Runs `f`, without the GIL when `n` elements make it worth it.
 #[inline]
-pub fn run<T: Send>(py: Python<'_>, n: usize, f: impl FnOnce() -> CoreResult<T> + Send) -> PyResult<T> {
+pub fn run<T: Send>(
+    py: Python<'_>,
+    n: usize,
+    f: impl FnOnce() -> CoreResult<T> + Send,
+) -> PyResult<T> {
     if n >= RELEASE_GIL_THRESHOLD {
         Ok(py.allow_threads(f)?)
     } else {
@@ -151,8 +159,14 @@ impl PyTensor {
     fn py_new(args: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
         if args.len() == 1 {
             let a = args.get_item(0)?;
-            if a.is_instance_of::<PyList>() || a.is_instance_of::<PyTuple>() || a.hasattr("tolist")? {
-                return Ok(wrap(super::convert::tensor_from_data(&a, Some(DType::F32))?));
+            if a.is_instance_of::<PyList>()
+                || a.is_instance_of::<PyTuple>()
+                || a.hasattr("tolist")?
+            {
+                return Ok(wrap(super::convert::tensor_from_data(
+                    &a,
+                    Some(DType::F32),
+                )?));
             }
         }
         let sizes = super::convert::creation_shape(&size_args(args)?)?;
@@ -223,7 +237,12 @@ impl PyTensor {
             None => Ok(PyTuple::new(py, strides.iter())?.into_any()),
             Some(d) => {
                 let d = crate::shape::wrap_dim(d, self.tensor.ndim())?;
-                Ok(strides.get(d).copied().unwrap_or(1).into_pyobject(py)?.into_any())
+                Ok(strides
+                    .get(d)
+                    .copied()
+                    .unwrap_or(1)
+                    .into_pyobject(py)?
+                    .into_any())
             }
         }
     }
@@ -293,7 +312,9 @@ impl PyTensor {
 
     #[setter]
     fn set_data(&self, _data: PyRef<'_, PyTensor>) -> PyResult<()> {
-        Err(runtime_error("assigning to .data is not supported yet; use copy_() under no_grad()"))
+        Err(runtime_error(
+            "assigning to .data is not supported yet; use copy_() under no_grad()",
+        ))
     }
 
     fn detach(&self) -> PyTensor {
@@ -310,7 +331,9 @@ impl PyTensor {
         inputs: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         if inputs.is_some_and(|i| !i.is_none()) {
-            return Err(runtime_error("backward(inputs=...) is not supported yet; use ferrograd.autograd.grad"));
+            return Err(runtime_error(
+                "backward(inputs=...) is not supported yet; use ferrograd.autograd.grad",
+            ));
         }
         let roots = [self.tensor.clone()];
         let grads = [gradient.map(|g| g.tensor.clone())];
@@ -344,7 +367,10 @@ impl PyTensor {
         for d in 0..t.ndim() {
             let n = t.shape()[d];
             if n > 2 * edgeitems {
-                let keep: Vec<i64> = (0..edgeitems).chain(n - edgeitems..n).map(|i| i as i64).collect();
+                let keep: Vec<i64> = (0..edgeitems)
+                    .chain(n - edgeitems..n)
+                    .map(|i| i as i64)
+                    .collect();
                 t = select_indices(&t, d, &keep)?;
             }
         }
@@ -352,7 +378,11 @@ impl PyTensor {
     }
 
     #[pyo3(signature = (*args, **kwargs))]
-    fn to(&self, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, pyo3::types::PyDict>>) -> PyResult<PyTensor> {
+    fn to(
+        &self,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
+    ) -> PyResult<PyTensor> {
         let mut dtype = None;
         for a in args.iter() {
             if a.downcast::<PyDType>().is_ok() {
@@ -362,7 +392,9 @@ impl PyTensor {
             } else if a.is_instance_of::<PyString>() {
                 let s: String = a.extract()?;
                 if s != "cpu" {
-                    return Err(runtime_error(format!("ferrograd only supports the 'cpu' device, got '{s}'")));
+                    return Err(runtime_error(format!(
+                        "ferrograd only supports the 'cpu' device, got '{s}'"
+                    )));
                 }
             }
         }
@@ -427,6 +459,23 @@ impl PyTensor {
         Ok(wrap(shape::expand(&self.tensor, other.tensor.shape())?))
     }
 
+    fn transpose(&self, dim0: i64, dim1: i64) -> PyResult<PyTensor> {
+        Ok(wrap(shape::transpose(&self.tensor, dim0, dim1)?))
+    }
+
+    fn t(&self) -> PyResult<PyTensor> {
+        Ok(wrap(shape::t(&self.tensor)?))
+    }
+
+    #[getter(T)]
+    fn get_t(&self) -> PyResult<PyTensor> {
+        let n = self.tensor.ndim() as i64;
+        if n < 2 {
+            return Ok(wrap(self.tensor.clone()));
+        }
+        Ok(wrap(shape::transpose(&self.tensor, 0, n - 1)?))
+    }
+
     fn view_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
         let s: Vec<i64> = other.tensor.shape().iter().map(|&d| d as i64).collect();
         Ok(wrap(shape::view(&self.tensor, &s)?))
@@ -473,17 +522,31 @@ impl PyTensor {
     }
 
     #[pyo3(signature = (other, *, alpha=None))]
-    fn add(&self, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: Option<f64>) -> PyResult<PyTensor> {
+    fn add(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        alpha: Option<f64>,
+    ) -> PyResult<PyTensor> {
         let b = operand_or_type_error("add", other)?;
         let t = &self.tensor;
-        Ok(wrap(run(py, t.numel(), || arith::add(t, b.as_operand(), alpha.unwrap_or(1.0)))?))
+        Ok(wrap(run(py, t.numel(), || {
+            arith::add(t, b.as_operand(), alpha.unwrap_or(1.0))
+        })?))
     }
 
     #[pyo3(signature = (other, *, alpha=None))]
-    fn sub(&self, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: Option<f64>) -> PyResult<PyTensor> {
+    fn sub(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        alpha: Option<f64>,
+    ) -> PyResult<PyTensor> {
         let b = operand_or_type_error("sub", other)?;
         let t = &self.tensor;
-        Ok(wrap(run(py, t.numel(), || arith::sub(t, b.as_operand(), alpha.unwrap_or(1.0)))?))
+        Ok(wrap(run(py, t.numel(), || {
+            arith::sub(t, b.as_operand(), alpha.unwrap_or(1.0))
+        })?))
     }
 
     fn mul(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
@@ -509,19 +572,35 @@ impl PyTensor {
     }
 
     #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
-    fn sum(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+    fn sum(
+        &self,
+        py: Python<'_>,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
         let dims = dims_arg(dim)?;
         let dtype = opt_dtype(dtype)?;
         let t = &self.tensor;
-        Ok(wrap(run(py, t.numel(), || reduce::sum(t, dims.as_deref(), keepdim, dtype))?))
+        Ok(wrap(run(py, t.numel(), || {
+            reduce::sum(t, dims.as_deref(), keepdim, dtype)
+        })?))
     }
 
     #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
-    fn mean(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+    fn mean(
+        &self,
+        py: Python<'_>,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
         let dims = dims_arg(dim)?;
         let dtype = opt_dtype(dtype)?;
         let t = &self.tensor;
-        Ok(wrap(run(py, t.numel(), || reduce::mean(t, dims.as_deref(), keepdim, dtype))?))
+        Ok(wrap(run(py, t.numel(), || {
+            reduce::mean(t, dims.as_deref(), keepdim, dtype)
+        })?))
     }
 
     #[pyo3(signature = (p=None, dim=None, keepdim=false, dtype=None))]
@@ -540,7 +619,9 @@ impl PyTensor {
             None => self.tensor.clone(),
         };
         let t = &t;
-        Ok(wrap(run(py, t.numel(), || reduce::norm(t, p, dims.as_deref(), keepdim))?))
+        Ok(wrap(run(py, t.numel(), || {
+            reduce::norm(t, p, dims.as_deref(), keepdim)
+        })?))
     }
 
     fn eq(&self, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
@@ -565,14 +646,22 @@ impl PyTensor {
     // ---- in place -----------------------------------------------------------------------
 
     #[pyo3(signature = (other, *, alpha=None))]
-    fn add_(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>, alpha: Option<f64>) -> PyResult<Py<Self>> {
+    fn add_(
+        slf: &Bound<'_, Self>,
+        other: &Bound<'_, PyAny>,
+        alpha: Option<f64>,
+    ) -> PyResult<Py<Self>> {
         let b = operand_or_type_error("add_", other)?;
         inplace::add_(&slf.get().tensor, b.as_operand(), alpha.unwrap_or(1.0))?;
         Ok(slf.clone().unbind())
     }
 
     #[pyo3(signature = (other, *, alpha=None))]
-    fn sub_(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>, alpha: Option<f64>) -> PyResult<Py<Self>> {
+    fn sub_(
+        slf: &Bound<'_, Self>,
+        other: &Bound<'_, PyAny>,
+        alpha: Option<f64>,
+    ) -> PyResult<Py<Self>> {
         let b = operand_or_type_error("sub_", other)?;
         inplace::sub_(&slf.get().tensor, b.as_operand(), alpha.unwrap_or(1.0))?;
         Ok(slf.clone().unbind())
@@ -647,11 +736,21 @@ impl PyTensor {
     fn __rtruediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyObject> {
         rdunder(py, &self.tensor, other, arith::rdiv_scalar)
     }
-    fn __pow__(&self, py: Python<'_>, other: &Bound<'_, PyAny>, modulo: Option<&Bound<'_, PyAny>>) -> PyResult<PyObject> {
+    fn __pow__(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        modulo: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyObject> {
         let _ = modulo;
         dunder(py, &self.tensor, other, arith::pow)
     }
-    fn __rpow__(&self, py: Python<'_>, other: &Bound<'_, PyAny>, modulo: Option<&Bound<'_, PyAny>>) -> PyResult<PyObject> {
+    fn __rpow__(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        modulo: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyObject> {
         let _ = modulo;
         rdunder(py, &self.tensor, other, arith::rpow_scalar)
     }
@@ -665,7 +764,12 @@ impl PyTensor {
         self.abs(py)
     }
 
-    fn __richcmp__(&self, py: Python<'_>, other: &Bound<'_, PyAny>, op: CompareOp) -> PyResult<PyObject> {
+    fn __richcmp__(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        op: CompareOp,
+    ) -> PyResult<PyObject> {
         let Some(b) = operand_of(other)? else {
             return Ok(py.NotImplemented());
         };
@@ -687,9 +791,13 @@ impl PyTensor {
 
     fn __bool__(&self) -> PyResult<bool> {
         match self.tensor.numel() {
-            0 => Err(runtime_error("Boolean value of Tensor with no values is ambiguous")),
+            0 => Err(runtime_error(
+                "Boolean value of Tensor with no values is ambiguous",
+            )),
             1 => Ok(self.tensor.item()?.to_f64() != 0.0),
-            _ => Err(runtime_error("Boolean value of Tensor with more than one value is ambiguous")),
+            _ => Err(runtime_error(
+                "Boolean value of Tensor with more than one value is ambiguous",
+            )),
         }
     }
 
@@ -706,7 +814,9 @@ impl PyTensor {
 
     fn __index__(&self) -> PyResult<i64> {
         if self.tensor.dtype().is_floating_point() || self.tensor.numel() != 1 {
-            return Err(type_error("only integer tensors of a single element can be converted to an index"));
+            return Err(type_error(
+                "only integer tensors of a single element can be converted to an index",
+            ));
         }
         self.__int__()
     }
@@ -721,7 +831,10 @@ impl PyTensor {
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
         let py = slf.py();
         let f = TENSOR_STR.get_or_try_init(py, || -> PyResult<PyObject> {
-            Ok(py.import("ferrograd._tensor_str")?.getattr("tensor_repr")?.unbind())
+            Ok(py
+                .import("ferrograd._tensor_str")?
+                .getattr("tensor_repr")?
+                .unbind())
         })?;
         f.bind(py).call1((slf,))?.extract()
     }
@@ -730,13 +843,21 @@ impl PyTensor {
         let t = &slf.get().tensor;
         if t.ndim() == 0 && !spec.is_empty() {
             let item = slf.get().item(slf.py())?;
-            return item.bind(slf.py()).call_method1("__format__", (spec,))?.extract();
+            return item
+                .bind(slf.py())
+                .call_method1("__format__", (spec,))?
+                .extract();
         }
         Self::__repr__(slf)
     }
 
     #[pyo3(signature = (dtype=None, copy=None))]
-    fn __array__(&self, py: Python<'_>, dtype: Option<&Bound<'_, PyAny>>, copy: Option<&Bound<'_, PyAny>>) -> PyResult<PyObject> {
+    fn __array__(
+        &self,
+        py: Python<'_>,
+        dtype: Option<&Bound<'_, PyAny>>,
+        copy: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyObject> {
         let _ = copy;
         if self.tensor.requires_grad() {
             return Err(runtime_error("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."));
@@ -783,7 +904,10 @@ pub fn norm_order(p: Option<&Bound<'_, PyAny>>) -> PyResult<f64> {
             if p.is_instance_of::<PyInt>() || p.is_instance_of::<PyFloat>() {
                 return p.extract::<f64>();
             }
-            Err(type_error(format!("norm(): argument 'p' must be Number, not {}", p.get_type().name()?)))
+            Err(type_error(format!(
+                "norm(): argument 'p' must be Number, not {}",
+                p.get_type().name()?
+            )))
         }
     }
 }
@@ -810,8 +934,12 @@ fn select_indices(t: &Tensor, dim: usize, keep: &[i64]) -> CoreResult<Tensor> {
     for o in 0..outer {
         for p in &parts {
             match t.dtype() {
-                DType::Bool => bools.extend_from_slice(&p.to_vec::<bool>()[o * inner..(o + 1) * inner]),
-                DType::I64 => ints.extend_from_slice(&p.to_vec::<i64>()[o * inner..(o + 1) * inner]),
+                DType::Bool => {
+                    bools.extend_from_slice(&p.to_vec::<bool>()[o * inner..(o + 1) * inner])
+                }
+                DType::I64 => {
+                    ints.extend_from_slice(&p.to_vec::<i64>()[o * inner..(o + 1) * inner])
+                }
                 _ => out.extend_from_slice(&p.to_vec::<f64>()[o * inner..(o + 1) * inner]),
             }
         }
@@ -820,7 +948,10 @@ fn select_indices(t: &Tensor, dim: usize, keep: &[i64]) -> CoreResult<Tensor> {
     match t.dtype() {
         DType::Bool => Tensor::from_vec(bools, &shape),
         DType::I64 => Tensor::from_vec(ints, &shape),
-        DType::F32 => Tensor::from_vec(out.into_iter().map(|x| x as f32).collect::<Vec<f32>>(), &shape),
+        DType::F32 => Tensor::from_vec(
+            out.into_iter().map(|x| x as f32).collect::<Vec<f32>>(),
+            &shape,
+        ),
         DType::F64 => Tensor::from_vec(out, &shape),
     }
 }
