@@ -261,9 +261,9 @@ impl Tensor {
     pub fn set_grad(&self, grad: Option<Tensor>) -> Result<()> {
         if let Some(g) = &grad {
             if g.shape() != self.shape() {
-                return Err(Error::Runtime(format!(
-                    "assigned grad has data of a different size"
-                )));
+                return Err(Error::Runtime(
+                    "assigned grad has data of a different size".to_string(),
+                ));
             }
             if g.dtype() != self.dtype() {
                 return Err(Error::Runtime(

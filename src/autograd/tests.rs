@@ -33,7 +33,7 @@ fn tutorial_graph_gradient() {
 fn second_derivative_through_create_graph() {
     let x = leaf(vec![2.0], &[]);
     let y = arith::pow(&x, Operand::Scalar(Scalar::Int(3))).unwrap();
-    let g = grad(&[y], &[x.clone()], &[None], None, true, false).unwrap();
+    let g = grad(&[y], std::slice::from_ref(&x), &[None], None, true, false).unwrap();
     let g = g[0].clone().unwrap();
     assert_eq!(g.to_vec::<f64>(), vec![12.0]);
     let gg = grad(&[g], &[x], &[None], None, false, false).unwrap();
@@ -44,8 +44,8 @@ fn second_derivative_through_create_graph() {
 fn backward_twice_is_an_error_unless_retained() {
     let x = leaf(vec![1.0, 2.0], &[2]);
     let y = reduce::sum(&unary::exp(&x).unwrap(), None, false, None).unwrap();
-    backward(&[y.clone()], &[None], Some(true), false).unwrap();
-    backward(&[y.clone()], &[None], None, false).unwrap();
+    backward(std::slice::from_ref(&y), &[None], Some(true), false).unwrap();
+    backward(std::slice::from_ref(&y), &[None], None, false).unwrap();
     let e = backward(&[y], &[None], None, false).unwrap_err();
     assert!(e
         .to_string()

@@ -29,7 +29,7 @@ impl PyNode {
                 .map(|n| n.next.clone())
                 .unwrap_or_default();
             next.iter()
-                .map(|e| e.and_then(|e| arena.retain(e.node).then(|| (e.node, e.input_nr))))
+                .map(|e| e.and_then(|e| arena.retain(e.node).then_some((e.node, e.input_nr))))
                 .collect::<Vec<_>>()
                 .into_iter()
                 .map(|x| x.map(|(id, nr)| (NodeRef::adopt(id), nr)))

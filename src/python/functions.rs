@@ -286,7 +286,7 @@ pub fn manual_seed(seed: &Bound<'_, PyAny>) -> PyResult<()> {
     let s: i128 = seed.extract()?;
     // PyTorch accepts [-0x8000_0000_0000_0000, 0xffff_ffff_ffff_ffff].
     if s < i64::MIN as i128 || s > u64::MAX as i128 {
-        return Err(crate::error::Error::Runtime(format!("Overflow when unpacking long")).into());
+        return Err(crate::error::Error::Overflow("Overflow when unpacking long".to_string()).into());
     }
     crate::random::manual_seed(s as u64);
     Ok(())

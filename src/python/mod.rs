@@ -13,8 +13,8 @@ use crate::dtype::DType;
 use pyo3::prelude::*;
 
 #[pymodule]
-#[allow(non_snake_case)]
-fn _C(m: &Bound<'_, PyModule>) -> PyResult<()> {
+#[pyo3(name = "_C")]
+fn ferrograd_c(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<autograd::PyNode>()?;
