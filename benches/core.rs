@@ -26,7 +26,9 @@ fn elementwise(c: &mut Criterion) {
 
 fn reduction(c: &mut Criterion) {
     let x = Tensor::ones(&[1 << 20], DType::F32).unwrap();
-    c.bench_function("sum_1M", |b| b.iter(|| reduce::sum(black_box(&x), None, false, None).unwrap()));
+    c.bench_function("sum_1M", |b| {
+        b.iter(|| reduce::sum(black_box(&x), None, false, None).unwrap())
+    });
 }
 
 fn tutorial_backward(c: &mut Criterion) {

@@ -245,17 +245,16 @@ impl Layout {
     }
 }
 
+/// A requested shape as PyTorch prints it in messages (`[-1, 3]`).
+fn invalid_shape_text(requested: &[i64]) -> String {
+    let parts: Vec<String> = requested.iter().map(|d| d.to_string()).collect();
+    format!("[{}]", parts.join(", "))
+}
+
 /// Resolve a requested shape that may contain one `-1` against `numel`.
 pub fn infer_shape(requested: &[i64], numel: usize) -> Result<Dims> {
     let invalid = || Error::InvalidShape {
-        shape: format!(
-            "[{}]",
-            requested
-                .iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        shape: invalid_shape_text(requested),
         numel,
     };
     let mut infer_at = None;
@@ -269,7 +268,10 @@ pub fn infer_shape(requested: &[i64], numel: usize) -> Result<Dims> {
             infer_at = Some(i);
             out.push(1);
         } else if d < 0 {
-            return Err(Error::Runtime(format!("invalid shape dimension {d}")));
+            return Err(Error::Runtime(format!(
+                "invalid shape dimension {d} at index {i} of shape {}",
+                invalid_shape_text(requested)
+            )));
         } else {
             known = known.checked_mul(d as usize).ok_or_else(invalid)?;
             out.push(d as usize);
@@ -277,6 +279,12 @@ pub fn infer_shape(requested: &[i64], numel: usize) -> Result<Dims> {
     }
     match infer_at {
         Some(i) => {
+            if known == 0 && numel == 0 {
+                return Err(Error::Runtime(format!(
+                    "cannot reshape tensor of 0 elements into shape {} because the unspecified dimension size -1 can be any value and is ambiguous",
+                    invalid_shape_text(requested)
+                )));
+            }
             if known == 0 || !numel.is_multiple_of(known) {
                 return Err(invalid());
             }
@@ -330,6 +338,18 @@ mod tests {
         assert_eq!(
             infer_shape(&[3, 5], 4).unwrap_err().to_string(),
             "shape '[3, 5]' is invalid for input of size 4"
+        );
+        assert_eq!(
+            infer_shape(&[2, -2], 4).unwrap_err().to_string(),
+            "invalid shape dimension -2 at index 1 of shape [2, -2]"
+        );
+        assert!(infer_shape(&[-1, 0], 0)
+            .unwrap_err()
+            .to_string()
+            .starts_with("cannot reshape tensor of 0 elements into shape [-1, 0]"));
+        assert_eq!(
+            infer_shape(&[-1, 0], 6).unwrap_err().to_string(),
+            "shape '[-1, 0]' is invalid for input of size 6"
         );
     }
 

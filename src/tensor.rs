@@ -260,15 +260,19 @@ impl Tensor {
 
     pub fn set_grad(&self, grad: Option<Tensor>) -> Result<()> {
         if let Some(g) = &grad {
-            if g.shape() != self.shape() {
-                return Err(Error::Runtime(
-                    "assigned grad has data of a different size".to_string(),
-                ));
-            }
             if g.dtype() != self.dtype() {
-                return Err(Error::Runtime(
-                    "assigned grad has data of a different type".to_string(),
-                ));
+                return Err(Error::Runtime(format!(
+                    "attempting to assign a gradient with dtype '{}' to a tensor with grad_dtype '{}'. The gradient must match the tensor's grad_dtype (defaults to the tensor's dtype). You can set the tensor's grad_dtype attribute with a specific dtype, or None to allow any dtype. Set grad_dtype with caution. Diverging the dtypes of a tensor and its gradient may break downstream systems that assume they match.",
+                    cpp_type_name(g.dtype()),
+                    crate::ops::reduce::type_word(self.dtype())
+                )));
+            }
+            if g.shape() != self.shape() {
+                return Err(Error::Runtime(format!(
+                    "attempting to assign a gradient of size '{}' to a tensor of size '{}'. Please ensure that the gradient and the tensor are the same size",
+                    crate::shape::format_shape(g.shape()),
+                    crate::shape::format_shape(self.shape())
+                )));
             }
         }
         let old = std::mem::replace(&mut self.meta().grad, grad);
@@ -305,6 +309,16 @@ impl Tensor {
         };
         // Released outside the meta lock (releasing takes the arena lock).
         drop(old);
+    }
+}
+
+/// The C++ type name PyTorch's messages use for a dtype (`caffe2::TypeMeta::name`).
+fn cpp_type_name(d: DType) -> &'static str {
+    match d {
+        DType::Bool => "bool",
+        DType::I64 => "long int",
+        DType::F32 => "float",
+        DType::F64 => "double",
     }
 }
 

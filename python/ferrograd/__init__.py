@@ -30,6 +30,11 @@ from ._size import Size
 from ._tensor_str import get_printoptions, printoptions, set_printoptions
 from .autograd import enable_grad, no_grad, set_grad_enabled
 
+# PyO3 names the type "ferrograd.Tensor" at C level; Python's own messages ("unsupported
+# operand type(s) for +: 'Tensor' and 'str'") use that name, and PyTorch's say 'Tensor'.
+# Renaming a heap type keeps its __module__, so the class still prints as ferrograd.Tensor.
+Tensor.__name__ = "Tensor"
+
 float = float32  # noqa: A001
 double = float64
 long = int64

@@ -61,6 +61,10 @@ pub fn grad(
     create_graph: bool,
     allow_unused: bool,
 ) -> Result<Vec<Option<Tensor>>> {
+    // PyTorch checks the outputs before the inputs.
+    if let Some(i) = outputs.iter().position(|t| !t.requires_grad()) {
+        return Err(Error::NoGradFn(i));
+    }
     for t in inputs {
         if !t.requires_grad() {
             return Err(Error::Runtime(
@@ -75,8 +79,8 @@ pub fn grad(
         create_graph,
         Some(inputs),
     )?;
-    if !allow_unused && result.iter().any(|g| g.is_none()) {
-        return Err(Error::Runtime("One of the differentiated Tensors appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior.".into()));
+    if let (false, Some(i)) = (allow_unused, result.iter().position(|g| g.is_none())) {
+        return Err(Error::Runtime(format!("The differentiated Tensor at index {i} appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior.")));
     }
     Ok(result)
 }

@@ -139,10 +139,10 @@ pub fn binary_raw(a: &Tensor, b: Operand, op: BinOp, reversed: bool) -> Result<T
     if op == BinOp::Div && !out_dtype.is_floating_point() {
         out_dtype = crate::dtype::DEFAULT_FLOAT;
     }
+    if op == BinOp::Sub {
+        check_sub_operands(a, &b)?;
+    }
     if out_dtype == DType::Bool {
-        if op == BinOp::Sub {
-            return Err(Error::Runtime("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.".into()));
-        }
         let r = binary_raw(
             &cast_raw(a, DType::I64)?,
             promote_operand_i64(b)?.as_operand(),
@@ -165,6 +165,19 @@ pub fn binary_raw(a: &Tensor, b: Operand, op: BinOp, reversed: bool) -> Result<T
             }
         }
     })
+}
+
+/// PyTorch refuses `-` when either operand (a tensor or a Python scalar) is bool.
+fn check_sub_operands(a: &Tensor, b: &Operand) -> Result<()> {
+    let b_bool = match b {
+        Operand::Tensor(t) => t.dtype() == DType::Bool,
+        Operand::Scalar(s) => matches!(s, Scalar::Bool(_)),
+    };
+    match (a.dtype() == DType::Bool, b_bool) {
+        (true, true) => Err(Error::Runtime("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.".into())),
+        (false, false) => Ok(()),
+        _ => Err(Error::Runtime("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into())),
+    }
 }
 
 enum OwnedOperand {
@@ -192,26 +205,45 @@ fn scalar_f64(s: Scalar) -> f64 {
 
 // ---- forwards ---------------------------------------------------------------------------
 
+/// `alpha * b` for `a + alpha * b` / `a - alpha * b`, computed in the result dtype of `a op b`
+/// (as PyTorch: a float32 `b` added to a float64 `a` is scaled in float64, integer operands
+/// stay integers).
+fn scale_operand(a: &Tensor, b: Operand, alpha: f64) -> Result<OwnedOperand> {
+    let dtype = promote_with(a, &b);
+    let integral = !dtype.is_floating_point();
+    if integral && alpha.fract() != 0.0 {
+        return Err(Error::Runtime(
+            "For integral input tensors, argument alpha must not be a floating point number."
+                .into(),
+        ));
+    }
+    let alpha_s = if integral {
+        Scalar::Int(alpha as i64)
+    } else {
+        Scalar::Float(alpha)
+    };
+    Ok(match b {
+        Operand::Tensor(t) => OwnedOperand::Tensor(binary_raw(
+            &cast_raw(t, dtype)?,
+            Operand::Scalar(alpha_s),
+            BinOp::Mul,
+            false,
+        )?),
+        Operand::Scalar(s) => OwnedOperand::Scalar(match (s, alpha_s) {
+            (Scalar::Float(x), _) => Scalar::Float(x * alpha),
+            (Scalar::Int(i), Scalar::Int(k)) => Scalar::Int(i.wrapping_mul(k)),
+            (Scalar::Bool(v), Scalar::Int(k)) => Scalar::Int(v as i64 * k),
+            (s, _) => Scalar::Float(s.to_f64() * alpha),
+        }),
+    })
+}
+
 /// `a + alpha * b`.
 pub fn add(a: &Tensor, b: Operand, alpha: f64) -> Result<Tensor> {
     let out = if alpha == 1.0 {
         binary_raw(a, b, BinOp::Add, false)?
     } else {
-        let scaled = match b {
-            Operand::Tensor(t) => OwnedOperand::Tensor(
-                binary_raw(t, Operand::Scalar(Scalar::Float(alpha)), BinOp::Mul, false).and_then(
-                    |r| {
-                        let target = if t.dtype().is_floating_point() {
-                            t.dtype()
-                        } else {
-                            r.dtype()
-                        };
-                        cast_raw(&r, target)
-                    },
-                )?,
-            ),
-            Operand::Scalar(s) => OwnedOperand::Scalar(Scalar::Float(s.to_f64() * alpha)),
-        };
+        let scaled = scale_operand(a, b, alpha)?;
         binary_raw(a, scaled.as_operand(), BinOp::Add, false)?
     };
     Ok(track(out, &[Some(a), b.tensor()], |_| {
@@ -221,19 +253,12 @@ pub fn add(a: &Tensor, b: Operand, alpha: f64) -> Result<Tensor> {
 
 /// `a - alpha * b`.
 pub fn sub(a: &Tensor, b: Operand, alpha: f64) -> Result<Tensor> {
+    check_sub_operands(a, &b)?;
     let out = if alpha == 1.0 {
         binary_raw(a, b, BinOp::Sub, false)?
     } else {
-        let neg = match b {
-            Operand::Tensor(t) => OwnedOperand::Tensor(binary_raw(
-                t,
-                Operand::Scalar(Scalar::Float(alpha)),
-                BinOp::Mul,
-                false,
-            )?),
-            Operand::Scalar(s) => OwnedOperand::Scalar(Scalar::Float(s.to_f64() * alpha)),
-        };
-        binary_raw(a, neg.as_operand(), BinOp::Sub, false)?
+        let scaled = scale_operand(a, b, alpha)?;
+        binary_raw(a, scaled.as_operand(), BinOp::Sub, false)?
     };
     Ok(track(out, &[Some(a), b.tensor()], |_| {
         Op::Arith(Backward::Sub { alpha })
@@ -508,14 +533,18 @@ impl Backward {
             }
             Backward::PowTensor { base, exp, result } => {
                 let (b, e, r) = (base.unpack(ctx)?, exp.unpack(ctx)?, result.unpack(ctx)?);
+                // Both grads are computed in the result dtype, as PyTorch: an integer base, or
+                // a float32 base with a float64 exponent, is promoted first.
+                let bf = super::shape::to_dtype(&b, r.dtype())?;
+                // d/db b^e = e b^(e-1), taken as 0 where e == 0 (so 0^0 gives 0, not NaN).
                 let em1 = sub(&e, scalar_t(1.0), 1.0)?;
-                let gb = mul(
-                    g,
-                    Operand::Tensor(&mul(&e, Operand::Tensor(&pow(&b, Operand::Tensor(&em1))?))?),
-                )?;
+                let d = mul(&e, Operand::Tensor(&pow(&bf, Operand::Tensor(&em1))?))?;
+                let keep = pow_mask(&bf, &e, |_, y| y != 0.0)?;
+                let d = nan_to_zero_where_masked(&mul(&d, Operand::Tensor(&keep))?, &keep)?;
+                let gb = mul(g, Operand::Tensor(&d))?;
                 // d/de b^e = b^e ln b, taken as 0 where b == 0 and e >= 0 (as PyTorch).
-                let mask = zero_base_mask(&b, &e)?;
-                let ln = super::unary::log(&b)?;
+                let mask = pow_mask(&bf, &e, |x, y| !(x == 0.0 && y >= 0.0))?;
+                let ln = super::unary::log(&bf)?;
                 let de = mul(&mul(&r, Operand::Tensor(&ln))?, Operand::Tensor(&mask))?;
                 let de = nan_to_zero_where_masked(&de, &mask)?;
                 smallvec![Some(gb), Some(mul(g, Operand::Tensor(&de))?)]
@@ -523,7 +552,13 @@ impl Backward {
             Backward::RPowScalar { base, result } => {
                 let r = result.unpack(ctx)?;
                 if *base == 0.0 {
-                    smallvec![Some(mul(g, scalar_t(0.0))?)]
+                    // r ln 0 is -inf where the exponent is < 0 (r = inf) and taken as 0 where
+                    // it is >= 0 (r = 1 or 0), as PyTorch.
+                    let d = float_dispatch!(r.dtype(), T => kernels::unary::<T, T>(&r.detach(), |x| {
+                        let v = x.to_f64();
+                        T::from_f64(if v == 0.0 || v == 1.0 { 0.0 } else { v * f64::NEG_INFINITY })
+                    }))?;
+                    smallvec![Some(mul(g, Operand::Tensor(&d))?)]
                 } else {
                     smallvec![Some(mul(
                         g,
@@ -536,12 +571,12 @@ impl Backward {
     }
 }
 
-/// 1 where the exponent grad is defined, 0 where `base == 0 && exp >= 0`.
-fn zero_base_mask(b: &Tensor, e: &Tensor) -> Result<Tensor> {
+/// 1 where `keep(base, exp)` holds, else 0 (no history), in `base`'s (floating) dtype.
+fn pow_mask(b: &Tensor, e: &Tensor, keep: fn(f64, f64) -> bool) -> Result<Tensor> {
     let dtype = b.dtype();
     let (bd, ed) = (b.detach(), cast_raw(&e.detach(), dtype)?);
-    float_dispatch!(dtype, T => kernels::binary::<T, T>(&bd, &ed, |x, y| {
-        if x == T::from_f64(0.0) && y >= T::from_f64(0.0) { T::from_f64(0.0) } else { T::from_f64(1.0) }
+    float_dispatch!(dtype, T => kernels::binary::<T, T>(&bd, &ed, move |x, y| {
+        T::from_f64(if keep(x.to_f64(), y.to_f64()) { 1.0 } else { 0.0 })
     }))
 }
 

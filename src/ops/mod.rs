@@ -13,6 +13,7 @@
 
 pub mod arith;
 pub mod inplace;
+pub mod linalg;
 pub mod reduce;
 pub mod shape;
 pub mod unary;
@@ -38,6 +39,7 @@ pub enum Backward {
     Arith(arith::Backward),
     Unary(unary::Backward),
     Reduce(reduce::Backward),
+    Linalg(linalg::Backward),
     Shape(shape::Backward),
     /// The saved values were freed by a backward pass without `retain_graph`.
     Released,
@@ -56,6 +58,7 @@ impl Backward {
             Backward::Arith(b) => b.name(),
             Backward::Unary(b) => b.name(),
             Backward::Reduce(b) => b.name(),
+            Backward::Linalg(b) => b.name(),
             Backward::Shape(b) => b.name(),
             Backward::Released => "Released",
         }
@@ -66,8 +69,9 @@ impl Backward {
         match self {
             Backward::Accumulate(_) | Backward::Released => false,
             Backward::Arith(b) => b.has_saved(),
-            Backward::Unary(_) => true,
+            Backward::Unary(b) => b.has_saved(),
             Backward::Reduce(b) => b.has_saved(),
+            Backward::Linalg(_) => true,
             Backward::Shape(_) => false,
         }
     }
@@ -77,6 +81,7 @@ impl Backward {
             Backward::Arith(b) => b.apply(grad, ctx),
             Backward::Unary(b) => b.apply(grad, ctx),
             Backward::Reduce(b) => b.apply(grad, ctx),
+            Backward::Linalg(b) => b.apply(grad, ctx),
             Backward::Shape(b) => b.apply(grad, ctx),
             Backward::Released => Err(Error::BackwardTwice),
             Backward::Accumulate(_) => Ok(Grads::new()),

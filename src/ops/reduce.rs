@@ -215,13 +215,19 @@ pub fn norm(t: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<T
 
 /// Max over `dims` with keepdim (no autograd; used by the inf-norm).
 fn max_dims(t: &Tensor, dims: &[usize]) -> Result<Tensor> {
+    // Only an empty reduction has no value: an empty tensor reduced over non-empty dims
+    // gives an empty result (as PyTorch).
+    if t.ndim() == 0 || dims.len() == t.ndim() {
+        if t.numel() == 0 {
+            return Err(Error::Runtime("linalg.vector_norm cannot compute the inf norm on an empty tensor because the operation does not have an identity".into()));
+        }
+    } else if let Some(&d) = dims.iter().find(|&&d| t.shape()[d] == 0) {
+        return Err(Error::Runtime(format!("linalg.vector_norm cannot compute the inf norm on the dimension {d}because this dimension is empty and the operation does not have an identity")));
+    }
     let shape = reduced_shape(t.shape(), dims, true);
     let n: usize = shape.iter().product();
     let values = t.to_vec::<f64>();
     let mut out = vec![f64::NEG_INFINITY; n];
-    if t.numel() == 0 {
-        return Err(Error::Runtime("linalg.vector_norm cannot compute the inf norm on an empty tensor because the operation does not have an identity".into()));
-    }
     let out_strides = crate::shape::contiguous_strides(&shape);
     let in_strides = crate::shape::contiguous_strides(t.shape());
     for (i, v) in values.iter().enumerate() {
@@ -338,11 +344,18 @@ impl Backward {
                     let scale = zero_nans(&scale, &zero)?;
                     arith::mul(&x, Operand::Tensor(&scale))?
                 } else {
-                    // inf-norm: the grad is shared evenly among the entries attaining the max.
+                    // inf-norm: the grad is shared evenly among the entries attaining the max,
+                    // a NaN counting as one (as PyTorch; its sign, hence its grad, is 0).
                     let absx = super::unary::abs(&x.detach())?;
                     let hit =
                         arith::compare(&absx, Operand::Tensor(&r.detach()), arith::CmpOp::Eq)?;
-                    let hit = cast_raw(&hit, x.dtype())?;
+                    let nan = arith::compare(&absx, Operand::Tensor(&absx), arith::CmpOp::Ne)?;
+                    let hit = arith::binary_raw(
+                        &cast_raw(&hit, x.dtype())?,
+                        Operand::Tensor(&cast_raw(&nan, x.dtype())?),
+                        arith::BinOp::Add,
+                        false,
+                    )?;
                     let count = sum(
                         &hit,
                         Some(&dims.iter().map(|&d| d as i64).collect::<Vec<_>>()),

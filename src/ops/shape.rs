@@ -1,5 +1,5 @@
-//! Views and copies that change shape or dtype: `view`, `reshape`, `expand`, `contiguous`,
-//! `clone`, `to(dtype)`. Views alias the input's storage and version counter.
+//! Views and copies that change shape or dtype: `view`, `reshape`, `expand`, `transpose`,
+//! `permute`, `unsqueeze`, `squeeze`, `contiguous`, `clone`, `to(dtype)`. Views alias the input's storage and version counter.
 
 use super::reduce::sum_to;
 use super::{cast_raw, track, Backward as Op, Ctx, Grads};
@@ -44,8 +44,15 @@ pub fn reshape(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
             strides,
             offset: t.layout().offset,
         });
+        // PyTorch views a contiguous input (ViewBackward0) and aliases any other one whose
+        // strides allow it (`_reshape_alias`: ReshapeAliasBackward0).
+        let contiguous = t.is_contiguous();
         return Ok(track(out, &[Some(t)], |_| {
-            Op::Shape(Backward::View { shape: input_shape })
+            Op::Shape(if contiguous {
+                Backward::View { shape: input_shape }
+            } else {
+                Backward::ReshapeAlias { shape: input_shape }
+            })
         }));
     }
     let copy = kernels::cast(t, t.dtype())?;
@@ -57,10 +64,8 @@ pub fn reshape(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
 
 /// `expand(*shape)`: a broadcast view (stride 0 on expanded dims). -1 keeps a size.
 pub fn expand(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    // Always a new view, even to the same shape (PyTorch records ExpandBackward0 then too).
     let layout = t.layout().broadcast_to(shape)?;
-    if layout == *t.layout() {
-        return Ok(t.clone());
-    }
     let out = t.alias_with_layout(layout);
     let input_shape = t.dims();
     Ok(track(out, &[Some(t)], |_| {
@@ -109,10 +114,7 @@ pub fn expand_i64(t: &Tensor, sizes: &[i64]) -> Result<Tensor> {
 /// `transpose(d0, d1)`: a view with two dims swapped (TransposeBackward0).
 pub fn transpose(t: &Tensor, d0: i64, d1: i64) -> Result<Tensor> {
     let (a, b) = (wrap_dim(d0, t.ndim())?, wrap_dim(d1, t.ndim())?);
-    if t.ndim() == 0 {
-        return Ok(t.alias_with_layout(t.layout().clone()));
-    }
-    let out = t.alias_with_layout(t.layout().transpose(a, b));
+    let out = t.alias_with_layout(swap_dims(t.layout(), a, b));
     Ok(track(out, &[Some(t)], |_| {
         Op::Shape(Backward::Transpose {
             dims: (a, b),
@@ -129,20 +131,135 @@ pub fn t(x: &Tensor) -> Result<Tensor> {
             x.ndim()
         )));
     }
-    if x.ndim() < 2 {
-        let out = x.alias_with_layout(x.layout().clone());
-        return Ok(track(out, &[Some(x)], |_| {
-            Op::Shape(Backward::Transpose {
-                dims: (0, 0),
-                name: "TBackward0",
-            })
-        }));
-    }
-    let out = x.alias_with_layout(x.layout().transpose(0, 1));
+    let dims = if x.ndim() < 2 { (0, 0) } else { (0, 1) };
+    let out = x.alias_with_layout(swap_dims(x.layout(), dims.0, dims.1));
     Ok(track(out, &[Some(x)], |_| {
         Op::Shape(Backward::Transpose {
-            dims: (0, 1),
+            dims,
             name: "TBackward0",
+        })
+    }))
+}
+
+/// `layout` with dims `a` and `b` swapped; a 0-dim layout (where both are the wrapped dim 0)
+/// is returned unchanged.
+fn swap_dims(layout: &Layout, a: usize, b: usize) -> Layout {
+    if layout.shape.is_empty() || a == b {
+        layout.clone()
+    } else {
+        layout.transpose(a, b)
+    }
+}
+
+/// `permute(*dims)`: a view with dims reordered (PermuteBackward0).
+pub fn permute(t: &Tensor, dims: &[i64]) -> Result<Tensor> {
+    let nd = t.ndim();
+    if dims.len() != nd {
+        return Err(Error::Runtime(format!(
+            "permute(sparse_coo): number of dimensions in the tensor input does not match the length of the desired ordering of dimensions i.e. input.dim() = {nd} is not equal to len(dims) = {}",
+            dims.len()
+        )));
+    }
+    let mut perm = Dims::new();
+    for &d in dims {
+        let w = wrap_dim(d, nd)?;
+        if perm.contains(&w) {
+            return Err(Error::Runtime(
+                "permute(): duplicate dims are not allowed.".into(),
+            ));
+        }
+        perm.push(w);
+    }
+    let l = t.layout();
+    let layout = Layout {
+        shape: perm.iter().map(|&p| l.shape[p]).collect(),
+        strides: perm.iter().map(|&p| l.strides[p]).collect(),
+        offset: l.offset,
+    };
+    let out = t.alias_with_layout(layout);
+    Ok(track(out, &[Some(t)], |_| {
+        Op::Shape(Backward::Permute { perm })
+    }))
+}
+
+/// `unsqueeze(dim)`: a view with a new size-1 dim (UnsqueezeBackward0).
+pub fn unsqueeze(t: &Tensor, dim: i64) -> Result<Tensor> {
+    let d = wrap_dim(dim, t.ndim() + 1)?;
+    let l = t.layout();
+    let mut layout = l.clone();
+    let stride = if d < l.ndim() {
+        l.shape[d] * l.strides[d]
+    } else {
+        1
+    };
+    layout.shape.insert(d, 1);
+    layout.strides.insert(d, stride.max(1));
+    let out = t.alias_with_layout(layout);
+    let shape = t.dims();
+    Ok(track(out, &[Some(t)], |_| {
+        Op::Shape(Backward::Restride {
+            shape,
+            name: "UnsqueezeBackward0",
+        })
+    }))
+}
+
+/// `squeeze()` / `squeeze(dim)` / `squeeze(dims)`: a view without the named size-1 dims
+/// (SqueezeBackward0 / 1 / 2, as PyTorch names the three overloads).
+pub fn squeeze(t: &Tensor, dims: Option<&[i64]>) -> Result<Tensor> {
+    let nd = t.ndim();
+    let (targets, name): (Dims, &'static str) = match dims {
+        None => ((0..nd).collect(), "SqueezeBackward0"),
+        Some(ds) => {
+            let mut v = Dims::new();
+            for &d in ds {
+                v.push(wrap_dim(d, nd)?);
+            }
+            (
+                v,
+                if ds.len() == 1 {
+                    "SqueezeBackward1"
+                } else {
+                    "SqueezeBackward2"
+                },
+            )
+        }
+    };
+    let l = t.layout();
+    let mut layout = Layout {
+        shape: Dims::new(),
+        strides: Dims::new(),
+        offset: l.offset,
+    };
+    for i in 0..nd {
+        if !(l.shape[i] == 1 && targets.contains(&i)) {
+            layout.shape.push(l.shape[i]);
+            layout.strides.push(l.strides[i]);
+        }
+    }
+    let out = t.alias_with_layout(layout);
+    let shape = t.dims();
+    Ok(track(out, &[Some(t)], |_| {
+        Op::Shape(Backward::Restride { shape, name })
+    }))
+}
+
+/// A view of `t` reshaped to `shape` under a given node name (for composite ops that end in
+/// PyTorch's `squeeze_`/`_unsafe_view`, e.g. `matmul`).
+pub fn reshape_named(t: &Tensor, shape: &[usize], name: &'static str) -> Result<Tensor> {
+    let out = match t.layout().view_strides(shape) {
+        Some(strides) => t.alias_with_layout(Layout {
+            shape: shape.into(),
+            strides,
+            offset: t.layout().offset,
+        }),
+        None => view_raw(&kernels::cast(t, t.dtype())?, shape)?,
+    };
+    let input_shape = t.dims();
+    Ok(track(out, &[Some(t)], |_| {
+        Op::Shape(Backward::Restride {
+            shape: input_shape,
+            name,
         })
     }))
 }
@@ -181,11 +298,22 @@ pub enum Backward {
     UnsafeView {
         shape: Dims,
     },
+    ReshapeAlias {
+        shape: Dims,
+    },
     Expand {
         shape: Dims,
     },
     Transpose {
         dims: (usize, usize),
+        name: &'static str,
+    },
+    Permute {
+        perm: Dims,
+    },
+    /// A view that only adds/removes size-1 dims (or reshapes): its grad is reshaped back.
+    Restride {
+        shape: Dims,
         name: &'static str,
     },
     Clone,
@@ -198,8 +326,11 @@ impl Backward {
         match self {
             Backward::View { .. } => "ViewBackward0",
             Backward::UnsafeView { .. } => "UnsafeViewBackward0",
+            Backward::ReshapeAlias { .. } => "ReshapeAliasBackward0",
             Backward::Expand { .. } => "ExpandBackward0",
             Backward::Transpose { name, .. } => name,
+            Backward::Permute { .. } => "PermuteBackward0",
+            Backward::Restride { name, .. } => name,
             Backward::Clone => "CloneBackward0",
             Backward::ToCopy => "ToCopyBackward0",
         }
@@ -207,10 +338,20 @@ impl Backward {
 
     pub fn apply(&self, g: &Tensor, _ctx: &Ctx) -> Result<Grads> {
         let grad = match self {
-            Backward::View { shape } | Backward::UnsafeView { shape } => reshape(g, shape)?,
+            Backward::View { shape }
+            | Backward::UnsafeView { shape }
+            | Backward::ReshapeAlias { shape } => reshape(g, shape)?,
             Backward::Expand { shape } => sum_to(g, shape)?,
+            Backward::Permute { perm } => {
+                let mut inverse = vec![0i64; perm.len()];
+                for (i, &p) in perm.iter().enumerate() {
+                    inverse[p] = i as i64;
+                }
+                permute(g, &inverse)?
+            }
+            Backward::Restride { shape, .. } => reshape(g, shape)?,
             Backward::Transpose { dims: (a, b), .. } => {
-                let out = g.alias_with_layout(g.layout().transpose(*a, *b));
+                let out = g.alias_with_layout(swap_dims(g.layout(), *a, *b));
                 track(out, &[Some(g)], |_| {
                     Op::Shape(Backward::Transpose {
                         dims: (*a, *b),

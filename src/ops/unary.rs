@@ -79,12 +79,17 @@ pub fn abs(t: &Tensor) -> Result<Tensor> {
     }))
 }
 
-/// `sign(x)`: -1, 0 or 1 (NaN stays NaN). Its gradient is zero, so it is not recorded.
+/// `sign(x)`: -1, 0 or 1; 0 for zeros of either sign and for NaN (as PyTorch's
+/// `(0 < x) - (x < 0)`, which `abs` and the norms rely on: their grads are 0 at a NaN input).
+/// Its gradient is zero, but it is recorded
+/// (SignBackward0, as PyTorch) so that grads built from it, like `abs`'s `g * sign(x)`, stay
+/// attached to `x` under `create_graph` and differentiate (to zero) once more.
 pub fn sign(t: &Tensor) -> Result<Tensor> {
-    numeric_dispatch!(t.dtype(), T => kernels::unary::<T, T>(&t.detach(), |x| {
+    let out = numeric_dispatch!(t.dtype(), T => kernels::unary::<T, T>(&t.detach(), |x| {
         let z = T::default();
-        if x > z { T::from_i64(1) } else if x < z { T::from_i64(-1) } else { x }
-    }))
+        if x > z { T::from_i64(1) } else if x < z { T::from_i64(-1) } else { z }
+    }))?;
+    Ok(track(out, &[Some(t)], |_| Op::Unary(Backward::Sign)))
 }
 
 #[derive(Clone)]
@@ -94,6 +99,7 @@ pub enum Backward {
     Sqrt { result: Saved },
     Reciprocal { result: Saved },
     Abs { input: Saved },
+    Sign,
 }
 
 impl Backward {
@@ -104,7 +110,12 @@ impl Backward {
             Backward::Sqrt { .. } => "SqrtBackward0",
             Backward::Reciprocal { .. } => "ReciprocalBackward0",
             Backward::Abs { .. } => "AbsBackward0",
+            Backward::Sign => "SignBackward0",
         }
+    }
+
+    pub fn has_saved(&self) -> bool {
+        !matches!(self, Backward::Sign)
     }
 
     pub fn apply(&self, g: &Tensor, ctx: &Ctx) -> Result<Grads> {
@@ -128,6 +139,7 @@ impl Backward {
                 let x = input.unpack(ctx)?;
                 arith::mul(g, Operand::Tensor(&sign(&x)?))?
             }
+            Backward::Sign => arith::mul(g, Operand::Scalar(Scalar::Float(0.0)))?,
         };
         Ok(smallvec![Some(grad)])
     }

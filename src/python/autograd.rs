@@ -15,8 +15,12 @@ pub struct PyNode {
 
 #[pymethods]
 impl PyNode {
+    /// The node's name as PyTorch's `name()` gives it (C++ nodes keep their namespace).
     fn name(&self) -> &'static str {
-        self.node.name()
+        match self.node.name() {
+            "AccumulateGrad" => "torch::autograd::AccumulateGrad",
+            other => other,
+        }
     }
 
     /// `((next_node_or_None, input_nr), ...)`, one entry per forward input.

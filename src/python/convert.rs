@@ -4,15 +4,15 @@
 use super::dtype::PyDType;
 use super::errors::type_error;
 use super::tensor::PyTensor;
-use crate::dtype::{DType, Scalar};
+use crate::dtype::{Category, DType, Scalar};
 use crate::error::Error;
 use crate::ops::Operand;
-use crate::shape::Dims;
+use crate::shape::{checked_numel, Dims};
 use crate::storage::Buffer;
 use crate::tensor::Tensor;
 use pyo3::exceptions::{PyOverflowError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PySequence, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyList, PySequence, PyString, PyTuple};
 
 /// A Python operand of an arithmetic op: a tensor or a number.
 pub enum PyOperand {
@@ -38,7 +38,7 @@ pub fn scalar_of(obj: &Bound<'_, PyAny>) -> PyResult<Option<Scalar>> {
     if obj.is_instance_of::<PyInt>() {
         return match obj.extract::<i64>() {
             Ok(i) => Ok(Some(Scalar::Int(i))),
-            Err(_) => Err(PyOverflowError::new_err("Overflow when unpacking long")),
+            Err(_) => Err(PyOverflowError::new_err("int too big to convert")),
         };
     }
     if let Ok(f) = obj.downcast::<PyFloat>() {
@@ -167,41 +167,11 @@ pub fn dims_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<i64>>> {
     }
 }
 
-/// Values gathered from nested Python data, before a dtype is chosen.
-enum Values {
-    Bool(Vec<bool>),
-    Int(Vec<i64>),
-    Float(Vec<f64>),
-}
-
-impl Values {
-    fn push(&mut self, s: Scalar) {
-        // Widen the collection when a value of a higher category arrives.
-        match (&mut *self, s) {
-            (Values::Bool(v), Scalar::Bool(b)) => v.push(b),
-            (Values::Int(v), Scalar::Int(i)) => v.push(i),
-            (Values::Int(v), Scalar::Bool(b)) => v.push(b as i64),
-            (Values::Float(v), s) => v.push(s.to_f64()),
-            (Values::Bool(v), Scalar::Int(i)) => {
-                let mut w: Vec<i64> = v.iter().map(|&b| b as i64).collect();
-                w.push(i);
-                *self = Values::Int(w);
-            }
-            (Values::Bool(v), Scalar::Float(f)) => {
-                let mut w: Vec<f64> = v.iter().map(|&b| b as u8 as f64).collect();
-                w.push(f);
-                *self = Values::Float(w);
-            }
-            (Values::Int(v), Scalar::Float(f)) => {
-                let mut w: Vec<f64> = v.iter().map(|&i| i as f64).collect();
-                w.push(f);
-                *self = Values::Float(w);
-            }
-        }
-    }
-}
-
 /// Builds a tensor from nested lists/tuples of numbers, a number, a tensor or a NumPy array.
+///
+/// Three passes, as PyTorch's `tensor_new.cpp`: infer the dtype from every leaf, take the
+/// shape from the first element at each depth, then store each leaf, checking every
+/// sequence against that shape.
 pub fn tensor_from_data(data: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tensor> {
     if let Ok(t) = data.downcast::<PyTensor>() {
         let t = &t.get().tensor;
@@ -225,95 +195,169 @@ pub fn tensor_from_data(data: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResu
         } else {
             data
         };
-    let mut shape: Vec<usize> = Vec::new();
-    let mut values = Values::Bool(Vec::new());
-    let mut any_value = false;
-    collect(data, 0, &mut shape, &mut values, &mut any_value)?;
-    let dtype = dtype.or(inferred).unwrap_or(match values {
-        Values::Bool(_) if any_value => DType::Bool,
-        Values::Int(_) => DType::I64,
-        _ => crate::dtype::DEFAULT_FLOAT,
-    });
-    let buf = match (values, dtype) {
-        (Values::Float(v), DType::F32) => Buffer::F32(v.into_iter().map(|x| x as f32).collect()),
-        (Values::Float(v), DType::F64) => Buffer::F64(v),
-        (Values::Int(v), DType::I64) => Buffer::I64(v),
-        (Values::Bool(v), DType::Bool) => Buffer::Bool(v),
-        (values, dtype) => {
-            let as_f64: Vec<f64> = match &values {
-                Values::Bool(v) => v.iter().map(|&b| b as u8 as f64).collect(),
-                Values::Int(v) => v.iter().map(|&i| i as f64).collect(),
-                Values::Float(v) => v.clone(),
-            };
-            match (dtype, values) {
-                (DType::I64, Values::Bool(v)) => {
-                    Buffer::I64(v.into_iter().map(|b| b as i64).collect())
-                }
-                (DType::I64, _) => Buffer::I64(as_f64.iter().map(|&x| x as i64).collect()),
-                (DType::Bool, _) => Buffer::Bool(as_f64.iter().map(|&x| x != 0.0).collect()),
-                (DType::F32, _) => Buffer::F32(as_f64.iter().map(|&x| x as f32).collect()),
-                (DType::F64, _) => Buffer::F64(as_f64),
-            }
-        }
+    let dtype = match dtype.or(inferred) {
+        Some(d) => d,
+        None => match infer_category(data)? {
+            Category::Bool => DType::Bool,
+            Category::Integral => DType::I64,
+            Category::Floating => crate::dtype::DEFAULT_FLOAT,
+        },
     };
-    Ok(Tensor::from_buffer(buf, &shape)?)
+    let shape = data_shape(data)?;
+    let mut sink = Sink::new(dtype, checked_numel(&shape)?);
+    store(data, 0, &shape, &mut sink)?;
+    Ok(Tensor::from_buffer(sink.into_buffer(), &shape)?)
 }
 
-fn collect(
-    obj: &Bound<'_, PyAny>,
-    depth: usize,
-    shape: &mut Vec<usize>,
-    values: &mut Values,
-    any_value: &mut bool,
-) -> PyResult<()> {
-    if let Some(s) = scalar_of(obj)? {
-        if depth < shape.len() {
-            return Err(PyValueError::new_err(format!(
-                "expected sequence of length {} at dim {} (got {})",
-                shape[depth], depth, "a number"
-            )));
-        }
-        *any_value = true;
-        values.push(s);
-        return Ok(());
+/// A list or tuple, or an n-d tensor inside one (read as nested lists).
+fn as_sequence<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PySequence>>> {
+    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+        return Ok(Some(obj.downcast::<PySequence>()?.clone()));
     }
     if let Ok(t) = obj.downcast::<PyTensor>() {
         let t = &t.get().tensor;
-        if t.numel() == 1 && t.ndim() == 0 {
-            *any_value = true;
-            values.push(t.item()?);
-            return Ok(());
+        if t.ndim() > 0 {
+            let list = PyTensor::to_pylist(obj.py(), t)?.into_bound(obj.py());
+            return Ok(Some(list.downcast_into::<PySequence>()?));
         }
-        let list = PyTensor::to_pylist(obj.py(), t)?;
-        return collect(list.bind(obj.py()), depth, shape, values, any_value);
     }
-    let is_seq = obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>();
-    if !is_seq {
-        return Err(type_error(format!(
-            "new(): invalid data type '{}'",
-            obj.get_type().name()?
-        )));
+    Ok(None)
+}
+
+/// PyTorch's `infer_scalar_type`: the widest category among the leaves (an empty sequence
+/// counts as the default float); strings and non-numbers are errors.
+fn infer_category(obj: &Bound<'_, PyAny>) -> PyResult<Category> {
+    if obj.is_instance_of::<PyBool>() {
+        return Ok(Category::Bool);
     }
-    let seq = obj.downcast::<PySequence>()?;
-    let n = seq.len()?;
-    if depth == shape.len() {
-        if *any_value && depth > 0 {
-            return Err(PyValueError::new_err(format!(
-                "expected sequence of length {} at dim {} (got {})",
-                shape.get(depth).copied().unwrap_or(0),
-                depth,
-                n
-            )));
+    if obj.is_instance_of::<PyInt>() {
+        return Ok(Category::Integral);
+    }
+    if let Ok(t) = obj.downcast::<PyTensor>() {
+        return Ok(t.get().tensor.dtype().category());
+    }
+    if let Some(seq) = as_sequence(obj)? {
+        let mut widest: Option<Category> = None;
+        for item in seq.try_iter()? {
+            let c = infer_category(&item?)?;
+            widest = Some(widest.map_or(c, |w| w.max(c)));
         }
+        return Ok(widest.unwrap_or(Category::Floating));
+    }
+    if let Some(s) = scalar_of(obj)? {
+        return Ok(s.category());
+    }
+    let name = obj.get_type().name()?;
+    if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
+        return Err(type_error(format!("new(): invalid data type '{name}'")));
+    }
+    Err(Error::Runtime(format!("Could not infer dtype of {name}")).into())
+}
+
+/// The shape, read from the first element at each depth (PyTorch's `compute_sizes`).
+fn data_shape(obj: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
+    let mut shape = Vec::new();
+    let mut cur = obj.clone();
+    while let Some(seq) = as_sequence(&cur)? {
+        let n = seq.len()?;
         shape.push(n);
-    } else if shape[depth] != n {
+        if n == 0 {
+            break;
+        }
+        cur = seq.get_item(0)?;
+    }
+    Ok(shape)
+}
+
+/// Element storage for the chosen dtype.
+enum Sink {
+    Bool(Vec<bool>),
+    I64(Vec<i64>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+}
+
+impl Sink {
+    fn new(dtype: DType, n: usize) -> Sink {
+        match dtype {
+            DType::Bool => Sink::Bool(Vec::with_capacity(n)),
+            DType::I64 => Sink::I64(Vec::with_capacity(n)),
+            DType::F32 => Sink::F32(Vec::with_capacity(n)),
+            DType::F64 => Sink::F64(Vec::with_capacity(n)),
+        }
+    }
+
+    /// Converts one leaf to this dtype, with the error PyTorch's unpacking gives.
+    fn push(&mut self, obj: &Bound<'_, PyAny>) -> PyResult<()> {
+        let type_name = || -> PyResult<String> { Ok(obj.get_type().name()?.to_string()) };
+        let s = if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
+            match obj.extract::<i64>() {
+                Ok(i) => Scalar::Int(i),
+                Err(_) => match self {
+                    // An int beyond int64 only fits a float or bool tensor.
+                    Sink::I64(_) => {
+                        return Err(PyValueError::new_err("Overflow when unpacking long long"))
+                    }
+                    _ => Scalar::Float(obj.extract::<f64>()?),
+                },
+            }
+        } else if let Ok(t) = obj.downcast::<PyTensor>() {
+            t.get().tensor.item()?
+        } else {
+            match scalar_of(obj)? {
+                Some(s) => s,
+                None => {
+                    return Err(type_error(match self {
+                        Sink::F32(_) | Sink::F64(_) => {
+                            format!("must be real number, not {}", type_name()?)
+                        }
+                        _ => format!(
+                            "'{}' object cannot be interpreted as an integer",
+                            type_name()?
+                        ),
+                    }))
+                }
+            }
+        };
+        match self {
+            Sink::Bool(v) => v.push(s.to_f64() != 0.0),
+            Sink::I64(v) => v.push(match s {
+                Scalar::Int(i) => i,
+                s => s.to_f64() as i64,
+            }),
+            Sink::F32(v) => v.push(s.to_f64() as f32),
+            Sink::F64(v) => v.push(s.to_f64()),
+        }
+        Ok(())
+    }
+
+    fn into_buffer(self) -> Buffer {
+        match self {
+            Sink::Bool(v) => Buffer::Bool(v),
+            Sink::I64(v) => Buffer::I64(v),
+            Sink::F32(v) => Buffer::F32(v),
+            Sink::F64(v) => Buffer::F64(v),
+        }
+    }
+}
+
+/// Stores the leaves of `obj` (at `depth`) into `sink`, checking every sequence's length.
+fn store(obj: &Bound<'_, PyAny>, depth: usize, shape: &[usize], sink: &mut Sink) -> PyResult<()> {
+    if depth == shape.len() {
+        return sink.push(obj);
+    }
+    let Some(seq) = as_sequence(obj)? else {
+        return Err(type_error("not a sequence"));
+    };
+    let n = seq.len()?;
+    if n != shape[depth] {
         return Err(PyValueError::new_err(format!(
             "expected sequence of length {} at dim {} (got {})",
             shape[depth], depth, n
         )));
     }
     for item in seq.try_iter()? {
-        collect(&item?, depth + 1, shape, values, any_value)?;
+        store(&item?, depth + 1, shape, sink)?;
     }
     Ok(())
 }

@@ -8,11 +8,19 @@ use super::tensor::PyTensor;
 use crate::dtype::{DType, Scalar, DEFAULT_FLOAT};
 use crate::storage::Buffer;
 use crate::tensor::Tensor;
+use pyo3::exceptions::{PyNotImplementedError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 fn finish(t: Tensor, requires_grad: bool) -> PyResult<PyTensor> {
     if requires_grad {
+        if !t.dtype().is_floating_point() {
+            // The factories' wording (capitalised), not the setter's.
+            return Err(crate::error::Error::Runtime(
+                "Only Tensors of floating point and complex dtype can require gradients".into(),
+            )
+            .into());
+        }
         t.set_requires_grad(true)?;
     }
     Ok(PyTensor::new(t))
@@ -63,6 +71,13 @@ pub fn zeros(
     requires_grad: bool,
 ) -> PyResult<PyTensor> {
     let _ = device;
+    if size_args(size)?.iter().any(|&d| d < 0) {
+        // zeros() checks its sizes itself, with its own wording.
+        return Err(crate::error::Error::Runtime(
+            "zeros: Dimension size must be non-negative.".into(),
+        )
+        .into());
+    }
     filled(size, 0.0, dtype, requires_grad)
 }
 
@@ -90,7 +105,7 @@ fn fill_dtype(value: Scalar) -> DType {
 fn fill_value(obj: &Bound<'_, PyAny>) -> PyResult<Scalar> {
     scalar_of(obj)?.ok_or_else(|| {
         type_error(format!(
-            "full(): argument 'fill_value' must be Number, not {}",
+            "full(): argument 'fill_value' (position 2) must be Number, not {}",
             obj.get_type()
                 .name()
                 .map(|n| n.to_string())
@@ -149,7 +164,7 @@ pub fn arange(
     }
     if (st > 0.0 && e < s) || (st < 0.0 && e > s) {
         return Err(crate::error::Error::Runtime(
-            "upper bound and larger bound inconsistent with step sign".into(),
+            "upper bound and lower bound inconsistent with step sign".into(),
         )
         .into());
     }
@@ -160,6 +175,7 @@ pub fn arange(
         );
     }
     let n = n as usize;
+    check_alloc(n, dtype.size_of())?;
     let buf = match dtype {
         DType::I64 => Buffer::I64((0..n).map(|i| (s + i as f64 * st) as i64).collect()),
         DType::F32 => Buffer::F32((0..n).map(|i| (s + i as f64 * st) as f32).collect()),
@@ -167,6 +183,19 @@ pub fn arange(
         DType::Bool => Buffer::Bool((0..n).map(|i| s + i as f64 * st != 0.0).collect()),
     };
     finish(Tensor::from_buffer(buf, &[n])?, requires_grad)
+}
+
+/// Refuses up front a buffer that cannot be allocated: the generators below collect into
+/// `Vec`s, whose allocation failure would abort the interpreter instead of raising.
+fn check_alloc(n: usize, elem_size: usize) -> PyResult<()> {
+    let bytes = n.saturating_mul(elem_size);
+    let mut probe: Vec<u8> = Vec::new();
+    probe.try_reserve_exact(bytes).map_err(|_| {
+        crate::error::Error::Runtime(format!(
+            "[enforce fail at alloc_cpu.cpp] . DefaultCPUAllocator: can't allocate memory: you tried to allocate {bytes} bytes."
+        ))
+    })?;
+    Ok(())
 }
 
 fn random(
@@ -179,18 +208,18 @@ fn random(
     let dtype = opt_dtype(dtype)?.unwrap_or(DEFAULT_FLOAT);
     if !dtype.is_floating_point() {
         let word = crate::ops::reduce::type_word(dtype);
-        return Err(crate::error::Error::Runtime(format!(
+        return Err(PyNotImplementedError::new_err(format!(
             "\"{}\" not implemented for '{word}'",
             if normal {
                 "normal_kernel_cpu"
             } else {
                 "check_uniform_bounds"
             }
-        ))
-        .into());
+        )));
     }
     let _ = name;
     let n = crate::shape::checked_numel(size)?;
+    check_alloc(n, DType::F64.size_of())?;
     let v = if normal {
         crate::random::normal_vec(n)
     } else {
@@ -283,10 +312,16 @@ pub fn _like(
 
 #[pyfunction]
 pub fn manual_seed(seed: &Bound<'_, PyAny>) -> PyResult<()> {
-    let s: i128 = seed.extract()?;
+    // `int(seed)` first, as PyTorch does (so 1.5 seeds 1 and "a" raises int's ValueError).
+    let s: i128 = seed
+        .py()
+        .get_type::<pyo3::types::PyInt>()
+        .call1((seed,))?
+        .extract()
+        .map_err(|_| PyValueError::new_err("Overflow when unpacking long long"))?;
     // PyTorch accepts [-0x8000_0000_0000_0000, 0xffff_ffff_ffff_ffff].
     if s < i64::MIN as i128 || s > u64::MAX as i128 {
-        return Err(crate::error::Error::Overflow("Overflow when unpacking long".to_string()).into());
+        return Err(PyValueError::new_err("Overflow when unpacking long long"));
     }
     crate::random::manual_seed(s as u64);
     Ok(())

@@ -12,6 +12,7 @@ use crate::ops::arith::{self, CmpOp, Operand};
 use crate::ops::{inplace, reduce, shape, unary};
 use crate::tensor::Tensor;
 use pyo3::basic::CompareOp;
+use pyo3::exceptions::{PyIndexError, PyNotImplementedError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -185,8 +186,8 @@ impl PyTensor {
         match dim {
             None => size_object(py, self.tensor.shape()),
             Some(d) => {
-                let d = crate::shape::wrap_dim(d, self.tensor.ndim())?;
-                let n = self.tensor.shape().get(d).copied().unwrap_or(1);
+                let d = dim_of_sizes(d, self.tensor.ndim())?;
+                let n = self.tensor.shape()[d];
                 Ok(n.into_pyobject(py)?.into_any())
             }
         }
@@ -236,13 +237,8 @@ impl PyTensor {
         match dim {
             None => Ok(PyTuple::new(py, strides.iter())?.into_any()),
             Some(d) => {
-                let d = crate::shape::wrap_dim(d, self.tensor.ndim())?;
-                Ok(strides
-                    .get(d)
-                    .copied()
-                    .unwrap_or(1)
-                    .into_pyobject(py)?
-                    .into_any())
+                let d = dim_of_sizes(d, self.tensor.ndim())?;
+                Ok(strides[d].into_pyobject(py)?.into_any())
             }
         }
     }
@@ -281,7 +277,14 @@ impl PyTensor {
 
     #[pyo3(signature = (requires_grad=true))]
     fn requires_grad_(slf: &Bound<'_, Self>, requires_grad: bool) -> PyResult<Py<Self>> {
-        slf.get().tensor.set_requires_grad(requires_grad)?;
+        let t = &slf.get().tensor;
+        if requires_grad && !t.dtype().is_floating_point() {
+            // PyTorch words this one differently from the setter and the factories.
+            return Err(runtime_error(
+                "only Tensors of floating point dtype can require gradients",
+            ));
+        }
+        t.set_requires_grad(requires_grad)?;
         Ok(slf.clone().unbind())
     }
 
@@ -301,8 +304,21 @@ impl PyTensor {
     }
 
     #[setter]
-    fn set_grad(&self, grad: Option<PyRef<'_, PyTensor>>) -> PyResult<()> {
-        Ok(self.tensor.set_grad(grad.map(|g| g.tensor.clone()))?)
+    fn set_grad(&self, grad: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let grad = match grad {
+            None => None,
+            Some(g) if g.is_none() => None,
+            Some(g) => match g.downcast::<PyTensor>() {
+                Ok(t) => Some(t.get().tensor.clone()),
+                Err(_) => {
+                    return Err(type_error(format!(
+                        "assigned grad expected to be a Tensor or None but got grad of type {}",
+                        g.get_type().name()?
+                    )))
+                }
+            },
+        };
+        Ok(self.tensor.set_grad(grad)?)
     }
 
     #[getter]
@@ -311,9 +327,15 @@ impl PyTensor {
     }
 
     #[setter]
-    fn set_data(&self, _data: PyRef<'_, PyTensor>) -> PyResult<()> {
+    fn set_data(&self, data: PyRef<'_, PyTensor>) -> PyResult<()> {
+        // `w.data -= lr * g` reads `.data`, updates it in place and assigns it back: the
+        // assigned tensor already is this tensor's storage and layout, so nothing is left to do.
+        let d = &data.tensor;
+        if d.same_storage(&self.tensor) && d.layout() == self.tensor.layout() {
+            return Ok(());
+        }
         Err(runtime_error(
-            "assigning to .data is not supported yet; use copy_() under no_grad()",
+            "assigning another tensor to .data is not supported yet; use copy_() under no_grad()",
         ))
     }
 
@@ -598,6 +620,17 @@ impl PyTensor {
         let dims = dims_arg(dim)?;
         let dtype = opt_dtype(dtype)?;
         let t = &self.tensor;
+        // PyTorch raises NotImplementedError (a RuntimeError) when no float dtype results.
+        let (which, d) = match dtype {
+            Some(d) => ("Optional", d),
+            None => ("Input", t.dtype()),
+        };
+        if !d.is_floating_point() {
+            return Err(PyNotImplementedError::new_err(format!(
+                "mean(): could not infer output dtype. {which} dtype must be either a floating point or complex dtype. Got: {}",
+                reduce::type_word(d)
+            )));
+        }
         Ok(wrap(run(py, t.numel(), || {
             reduce::mean(t, dims.as_deref(), keepdim, dtype)
         })?))
@@ -619,6 +652,12 @@ impl PyTensor {
             None => self.tensor.clone(),
         };
         let t = &t;
+        if !t.dtype().is_floating_point() {
+            return Err(PyNotImplementedError::new_err(format!(
+                "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}",
+                reduce::type_word(t.dtype())
+            )));
+        }
         Ok(wrap(run(py, t.numel(), || {
             reduce::norm(t, p, dims.as_deref(), keepdim)
         })?))
@@ -802,11 +841,11 @@ impl PyTensor {
     }
 
     fn __float__(&self) -> PyResult<f64> {
-        Ok(self.tensor.item()?.to_f64())
+        Ok(self.one_element()?.to_f64())
     }
 
     fn __int__(&self) -> PyResult<i64> {
-        Ok(match self.tensor.item()? {
+        Ok(match self.one_element()? {
             Scalar::Float(f) => f as i64,
             s => s.to_f64() as i64,
         })
@@ -883,10 +922,31 @@ impl PyTensor {
 }
 
 impl PyTensor {
+    /// The value behind `float(t)` / `int(t)`: PyTorch raises ValueError there, not the
+    /// RuntimeError of `item()`.
+    fn one_element(&self) -> PyResult<Scalar> {
+        if self.tensor.numel() != 1 {
+            return Err(PyValueError::new_err(
+                "only one element tensors can be converted to Python scalars",
+            ));
+        }
+        Ok(self.tensor.item()?)
+    }
+
     fn cmp(&self, name: &str, other: &Bound<'_, PyAny>, op: CmpOp) -> PyResult<PyTensor> {
         let b = operand_or_type_error(name, other)?;
         Ok(wrap(arith::compare(&self.tensor, b.as_operand(), op)?))
     }
+}
+
+/// A `dim` argument of `size()`/`stride()`: PyTorch words the zero-dim case its own way.
+fn dim_of_sizes(dim: i64, ndim: usize) -> PyResult<usize> {
+    if ndim == 0 {
+        return Err(PyIndexError::new_err(format!(
+            "Dimension specified as {dim} but tensor has no dimensions"
+        )));
+    }
+    Ok(crate::shape::wrap_dim(dim, ndim)?)
 }
 
 /// The order of a vector norm: a number, `'fro'` (2) or `inf`.
