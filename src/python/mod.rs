@@ -8,6 +8,7 @@ mod dtype;
 mod errors;
 mod functions;
 mod tensor;
+mod tensor_linalg;
 
 use crate::dtype::DType;
 use pyo3::prelude::*;
@@ -39,6 +40,8 @@ fn ferrograd_c(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(functions::manual_seed, m)?)?;
     m.add_function(wrap_pyfunction!(functions::initial_seed, m)?)?;
     m.add_function(wrap_pyfunction!(functions::get_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(tensor_linalg::einsum, m)?)?;
+    m.add("MATMUL_KERNEL", crate::kernels::matmul::MATMUL_KERNEL)?;
     m.add_function(wrap_pyfunction!(autograd::_run_backward, m)?)?;
     m.add_function(wrap_pyfunction!(autograd::_run_grad, m)?)?;
     m.add_function(wrap_pyfunction!(autograd::is_grad_enabled, m)?)?;
