@@ -191,4 +191,10 @@ def transpose(input, dim0, dim1):
 
 def t(input):
     return input.t()
+
+
+from ._index import *  # noqa: E402,F403
 from ._linalg import *  # noqa: E402,F403
+from ._math import *  # noqa: E402,F403
+from ._reduce import *  # noqa: E402,F403
+from ._shape import *  # noqa: E402,F403

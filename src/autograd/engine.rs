@@ -230,7 +230,7 @@ fn run(
                 }
             }
         }
-        let grad = grads_in.into_iter().next().flatten();
+        let has_grad = grads_in.iter().any(Option::is_some);
         let skip = needed.as_ref().is_some_and(|n| !n.contains(&id));
 
         // Take what the rule needs out of the arena, then run it unlocked.
@@ -239,7 +239,7 @@ fn run(
             let Some(node) = arena.get_mut(id) else {
                 continue;
             };
-            let op = if skip || grad.is_none() {
+            let op = if skip || !has_grad {
                 Backward::Released
             } else if !retain_graph && node.op.has_saved() {
                 node.released = true;
@@ -251,23 +251,21 @@ fn run(
         };
 
         let mut outputs: SmallVec<[Option<Tensor>; 2]> = SmallVec::new();
-        if let (Some(g), false) = (&grad, skip) {
+        if has_grad && !skip {
             match &op {
                 Backward::Accumulate(leaf) => {
-                    if capture.is_none() {
+                    if let (None, Some(Some(g))) = (capture, grads_in.first()) {
                         if let Some(leaf) = Tensor::upgrade(leaf) {
                             accumulate_grad(&leaf, g, create_graph)?;
                         }
                     }
                 }
                 _ => {
-                    outputs = op.apply(
-                        g,
-                        &Ctx {
-                            node: id,
-                            create_graph,
-                        },
-                    )?
+                    let ctx = Ctx {
+                        node: id,
+                        create_graph,
+                    };
+                    outputs = op.apply_outputs(&grads_in, &ctx)?
                 }
             }
         }

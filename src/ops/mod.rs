@@ -12,6 +12,7 @@
 //! to that input's dtype and summed down to its shape when it was broadcast.
 
 pub mod arith;
+pub mod index;
 pub mod inplace;
 pub mod linalg;
 pub mod reduce;
@@ -40,6 +41,9 @@ pub enum Backward {
     Unary(unary::Backward),
     Reduce(reduce::Backward),
     Linalg(linalg::Backward),
+    /// Ops with several differentiable outputs (`split`, `unbind`, ...).
+    Multi(shape::MultiBackward),
+    Index(index::Backward),
     Shape(shape::Backward),
     /// The saved values were freed by a backward pass without `retain_graph`.
     Released,
@@ -59,6 +63,8 @@ impl Backward {
             Backward::Unary(b) => b.name(),
             Backward::Reduce(b) => b.name(),
             Backward::Linalg(b) => b.name(),
+            Backward::Multi(b) => b.name(),
+            Backward::Index(b) => b.name(),
             Backward::Shape(b) => b.name(),
             Backward::Released => "Released",
         }
@@ -72,7 +78,21 @@ impl Backward {
             Backward::Unary(b) => b.has_saved(),
             Backward::Reduce(b) => b.has_saved(),
             Backward::Linalg(_) => true,
+            Backward::Multi(b) => b.has_saved(),
+            Backward::Index(b) => b.has_saved(),
             Backward::Shape(_) => false,
+        }
+    }
+
+    /// Runs the rule on the grads that arrived for the node's outputs (`None` where none
+    /// did). Single-output rules see their one grad; multi-output rules see them all.
+    pub fn apply_outputs(&self, grads: &[Option<Tensor>], ctx: &Ctx) -> Result<Grads> {
+        match self {
+            Backward::Multi(b) => b.apply(grads, ctx),
+            _ => match grads.first() {
+                Some(Some(g)) => self.apply(g, ctx),
+                _ => Ok(Grads::new()),
+            },
         }
     }
 
@@ -82,6 +102,8 @@ impl Backward {
             Backward::Unary(b) => b.apply(grad, ctx),
             Backward::Reduce(b) => b.apply(grad, ctx),
             Backward::Linalg(b) => b.apply(grad, ctx),
+            Backward::Multi(b) => b.apply(&[Some(grad.clone())], ctx),
+            Backward::Index(b) => b.apply(grad, ctx),
             Backward::Shape(b) => b.apply(grad, ctx),
             Backward::Released => Err(Error::BackwardTwice),
             Backward::Accumulate(_) => Ok(Grads::new()),
@@ -175,6 +197,24 @@ pub fn track(
     let node = record(op, inputs);
     out.set_grad_fn(Some(node), 0);
     out
+}
+
+/// Like `track` for an op with several differentiable outputs: `outs[i]` becomes output `i`
+/// of one node.
+pub fn track_multi(
+    outs: Vec<Tensor>,
+    inputs: &[Option<&Tensor>],
+    make: impl FnOnce(&[Tensor]) -> Backward,
+) -> Vec<Tensor> {
+    if !needs_grad(inputs) {
+        return outs;
+    }
+    let op = make(&outs);
+    let node = record(op, inputs);
+    for (i, out) in outs.iter().enumerate() {
+        out.set_grad_fn(Some(node.clone()), i as u32);
+    }
+    outs
 }
 
 /// Adds a node for `op` with one edge per input, under one arena lock.

@@ -364,3 +364,22 @@ impl Backward {
         Ok(smallvec![Some(grad)])
     }
 }
+
+/// Rules of ops with several differentiable outputs (each output is `output_nr` i of one
+/// node). `apply` receives one grad per output, `None` where none arrived.
+#[derive(Clone)]
+pub enum MultiBackward {}
+
+impl MultiBackward {
+    pub fn name(&self) -> &'static str {
+        match *self {}
+    }
+
+    pub fn has_saved(&self) -> bool {
+        match *self {}
+    }
+
+    pub fn apply(&self, _grads: &[Option<Tensor>], _ctx: &Ctx) -> Result<Grads> {
+        match *self {}
+    }
+}

@@ -8,7 +8,11 @@ mod dtype;
 mod errors;
 mod functions;
 mod tensor;
+mod tensor_index;
 mod tensor_linalg;
+mod tensor_math;
+mod tensor_reduce;
+mod tensor_shape;
 
 use crate::dtype::DType;
 use pyo3::prelude::*;
@@ -47,5 +51,9 @@ fn ferrograd_c(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(autograd::is_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(autograd::_set_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(autograd::_live_nodes, m)?)?;
+    tensor_math::register(m)?;
+    tensor_reduce::register(m)?;
+    tensor_shape::register(m)?;
+    tensor_index::register(m)?;
     Ok(())
 }
