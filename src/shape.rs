@@ -129,14 +129,15 @@ impl Layout {
         self.shape.iter().product()
     }
 
-    /// True when elements are laid out row-major without gaps (size-1 dims may have any stride).
+    /// True when elements are laid out row-major without gaps (size-1 dims may have any
+    /// stride). Every empty layout is contiguous, as in PyTorch.
     pub fn is_contiguous(&self) -> bool {
+        if self.shape.contains(&0) {
+            return true;
+        }
         let mut expected = 1usize;
         for i in (0..self.shape.len()).rev() {
             let d = self.shape[i];
-            if d == 0 {
-                return true;
-            }
             if d != 1 {
                 if self.strides[i] != expected {
                     return false;
@@ -147,7 +148,9 @@ impl Layout {
         true
     }
 
-    /// A layout reading this one broadcast to `shape` (stride 0 on expanded dims).
+    /// A layout reading this one broadcast to `shape` (stride 0 on expanded dims). A new
+    /// leading dim of size 1 gets the stride PyTorch's `expand` gives it (size * stride of the
+    /// dim after it), so views report PyTorch's strides.
     pub fn broadcast_to(&self, shape: &[usize]) -> Result<Layout> {
         let n = shape.len();
         if self.ndim() > n {
@@ -161,8 +164,13 @@ impl Layout {
         }
         let lead = n - self.ndim();
         let mut strides: Dims = SmallVec::from_elem(0, n);
-        for i in 0..n {
+        for i in (0..n).rev() {
             if i < lead {
+                if shape[i] == 1 {
+                    strides[i] = shape
+                        .get(i + 1)
+                        .map_or(1, |&s| s.saturating_mul(strides[i + 1]));
+                }
                 continue;
             }
             let d = self.shape[i - lead];

@@ -32,6 +32,8 @@ pub struct Meta {
 }
 
 pub struct TensorImpl {
+    /// For a view: the tensor whose storage it looks into (always a root, never a view).
+    view_base: Option<Tensor>,
     storage: Arc<Storage>,
     layout: Layout,
     dtype: DType,
@@ -59,8 +61,18 @@ impl Tensor {
     // ---- construction -------------------------------------------------------------------
 
     fn from_parts(storage: Arc<Storage>, layout: Layout, version: Arc<AtomicU64>) -> Tensor {
+        Tensor::from_parts_of(None, storage, layout, version)
+    }
+
+    fn from_parts_of(
+        view_base: Option<Tensor>,
+        storage: Arc<Storage>,
+        layout: Layout,
+        version: Arc<AtomicU64>,
+    ) -> Tensor {
         let dtype = storage.dtype();
         Tensor(Arc::new(TensorImpl {
+            view_base,
             storage,
             layout,
             dtype,
@@ -113,13 +125,37 @@ impl Tensor {
     }
 
     /// A tensor over the same storage and version counter with another layout, no autograd.
+    ///
+    /// The result is a view of this tensor's root (see `view_base`), which is what lets an
+    /// in-place op through the view update the root's history.
     pub fn alias_with_layout(&self, layout: Layout) -> Tensor {
-        Tensor::from_parts(self.0.storage.clone(), layout, self.0.version.clone())
+        let base = self.0.view_base.clone().unwrap_or_else(|| self.clone());
+        Tensor::from_parts_of(
+            Some(base),
+            self.0.storage.clone(),
+            layout,
+            self.0.version.clone(),
+        )
     }
 
-    /// `detach()`: same storage, layout and version counter; no history.
+    /// The tensor this one is a view of, if any other tensor still looks at that storage
+    /// through it (a view whose root nobody else holds, e.g. a reshaped fresh result, is
+    /// treated as a tensor of its own).
+    pub fn view_base(&self) -> Option<Tensor> {
+        self.0
+            .view_base
+            .as_ref()
+            .filter(|b| Arc::strong_count(&b.0) > 1)
+            .cloned()
+    }
+
+    /// `detach()`: same storage, layout and version counter; no history, not a view.
     pub fn detach(&self) -> Tensor {
-        self.alias_with_layout(self.0.layout.clone())
+        Tensor::from_parts(
+            self.0.storage.clone(),
+            self.0.layout.clone(),
+            self.0.version.clone(),
+        )
     }
 
     /// `.data`: same storage and layout, a fresh version counter, no history.

@@ -12,9 +12,8 @@ import gc
 import re
 import threading
 
-import pytest
-
 import ferrograd
+import pytest
 from ferrograd import autograd
 
 LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -883,11 +882,6 @@ def test_fill_node_name_matches_torch():
     assert y.grad_fn.name() == "FillBackward2"
 
 
-@pytest.mark.xfail(
-    reason="in-place ops through a view of a leaf are not refused (src/ops/inplace.rs has "
-    "no view tracking)",
-    strict=True,
-)
 def test_inplace_through_a_view_of_a_leaf_is_refused():
     x = ferrograd.ones(2, requires_grad=True)
     v = x.view(2)

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import math
 
-import pytest
-
 import ferrograd
+import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings  # noqa: E402
@@ -510,6 +509,7 @@ TYPE_ONLY_CASES = [
     ("fill_(str)", lambda lib: lib.ones(2).fill_("a"), TypeError),
     ("ones(dtype=str)", lambda lib: lib.ones(2, dtype="float"), TypeError),
     ("tensor(dict)", lambda lib: lib.tensor({1: 2}), RuntimeError),
+    ("pow(int, int)", lambda lib: lib.pow(2, 3), TypeError),
 ]
 
 
@@ -604,12 +604,21 @@ FUNCTIONS = [
 AUTOGRAD = ["grad", "backward"]
 ATTRIBUTES = ["grad", "requires_grad", "data"]
 
+ONE_ARG = st.lists(VALUES, min_size=1, max_size=1)
 STEPS = st.one_of(
     st.tuples(st.just("method"), st.integers(0, 50), st.sampled_from(METHODS), ARGS, KWARGS),
     st.tuples(st.just("function"), st.just(0), st.sampled_from(FUNCTIONS), ARGS, KWARGS),
-    st.tuples(st.just("autograd"), st.just(0), st.sampled_from(AUTOGRAD), st.lists(VALUES, min_size=1, max_size=3), KWARGS),
-    st.tuples(st.just("setattr"), st.integers(0, 50), st.sampled_from(ATTRIBUTES), st.lists(VALUES, min_size=1, max_size=1), st.just({})),
-)  # fmt: skip
+    st.tuples(
+        st.just("autograd"),
+        st.just(0),
+        st.sampled_from(AUTOGRAD),
+        st.lists(VALUES, min_size=1, max_size=3),
+        KWARGS,
+    ),
+    st.tuples(
+        st.just("setattr"), st.integers(0, 50), st.sampled_from(ATTRIBUTES), ONE_ARG, st.just({})
+    ),
+)
 
 
 def _resolve(value, pool):

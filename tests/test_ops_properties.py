@@ -908,22 +908,11 @@ def test_explicit_dim_none_grad_fn(method, name):
     assert getattr(x, method)(None, True).grad_fn.name() == name
 
 
-@pytest.mark.xfail(
-    reason="expand gives new leading size-1 dims stride 0; torch gives them "
-    "size*stride of the next dim (Layout::broadcast_to in src/shape.rs)",
-    raises=AssertionError,
-)
 def test_expand_stride_of_new_size_one_dims():
     x = ferrograd.zeros(3)
     assert tuple(x.expand(1, 3).stride()) == (3, 1)
 
 
-@pytest.mark.xfail(
-    reason="Layout::is_contiguous (src/shape.rs) returns false for an empty tensor whose "
-    "trailing strides are not contiguous; torch: every empty tensor is contiguous (so "
-    "contiguous() returns self, reshape records ViewBackward0)",
-    raises=AssertionError,
-)
 def test_empty_tensor_is_contiguous():
     x = ferrograd.zeros(1, requires_grad=True).expand(0, 2)
     assert x.is_contiguous()

@@ -110,6 +110,14 @@ true_divide = div
 def pow(input, exponent):  # noqa: A001
     if isinstance(input, Tensor):
         return input.pow(exponent)
+    if not isinstance(exponent, Tensor):
+        # Not Python's int ** int: PyTorch has no pow overload for two numbers.
+        raise TypeError(
+            f"pow() received an invalid combination of arguments - got "
+            f"({type(input).__name__}, {type(exponent).__name__}), but expected one of: "
+            "(Tensor input, Tensor exponent), (Number self, Tensor exponent), "
+            "(Tensor input, Number exponent)"
+        )
     return exponent.__rpow__(input)
 
 

@@ -113,3 +113,54 @@ fn long_chain_backpropagates_and_frees_without_recursion() {
         .unwrap();
     handle.join().unwrap();
 }
+
+#[test]
+fn inplace_through_a_view_rebases_the_root() {
+    use crate::ops::shape;
+    let x = leaf(vec![1.0, 2.0, 3.0, 4.0], &[4]);
+    let y = arith::mul(&x, s(2.0)).unwrap();
+    let v = shape::view(&y, &[2, 2]).unwrap();
+    inplace::mul_(&v, s(3.0)).unwrap();
+    assert_eq!(y.to_vec::<f64>(), vec![6.0, 12.0, 18.0, 24.0]);
+    assert_eq!(y.grad_fn().unwrap().name(), "CopySlices");
+    assert_eq!(v.grad_fn().unwrap().name(), "AsStridedBackward0");
+    let out = reduce::sum(&y, None, false, None).unwrap();
+    backward(&[out], &[None], None, false).unwrap();
+    assert_eq!(x.grad().unwrap().to_vec::<f64>(), vec![6.0; 4]);
+}
+
+#[test]
+fn inplace_through_a_view_of_a_leaf_requiring_grad_is_an_error() {
+    use crate::ops::shape;
+    let x = leaf(vec![1.0, 2.0], &[2]);
+    let v = shape::view(&x, &[2, 1]).unwrap();
+    let e = inplace::add_(&v, s(1.0), 1.0).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "a view of a leaf Variable that requires grad is being used in an in-place operation."
+    );
+}
+
+#[test]
+fn writing_a_grad_requiring_value_into_a_view_gives_the_root_history() {
+    use crate::shape::Layout;
+    let base = Tensor::zeros(&[4], DType::F64).unwrap();
+    let w = leaf(vec![5.0, 7.0], &[2]);
+    let region = base.alias_with_layout(Layout {
+        shape: [2usize][..].into(),
+        strides: [1usize][..].into(),
+        offset: 1,
+    });
+    inplace::add_(&region, Operand::Tensor(&w), 1.0).unwrap();
+    assert_eq!(base.to_vec::<f64>(), vec![0.0, 5.0, 7.0, 0.0]);
+    let weights = Tensor::from_vec(vec![1.0, 10.0, 100.0, 1000.0], &[4]).unwrap();
+    let out = reduce::sum(
+        &arith::mul(&base, Operand::Tensor(&weights)).unwrap(),
+        None,
+        false,
+        None,
+    )
+    .unwrap();
+    backward(&[out], &[None], None, false).unwrap();
+    assert_eq!(w.grad().unwrap().to_vec::<f64>(), vec![10.0, 100.0]);
+}

@@ -5,16 +5,23 @@
 //! (a copy carrying `self`'s history, so a rule that saved `self` keeps the old values), write
 //! it into `self`'s storage, bump the version, and make the result's node `self.grad_fn`.
 //! Without autograd the pre-image is `self` itself and no copy is made.
+//!
+//! When `self` is a view of another tensor (its root) and autograd records, the write also
+//! changes the root's values, so the root's history is rebased too: the root becomes the
+//! output of a `CopySlices` node (grad outside the written region flows to the root's old
+//! history, grad inside it to the in-place result), and the view becomes an
+//! `AsStridedBackward0` view of the new root.
 
 use super::arith::{self, Operand};
-use super::track;
 use super::Backward as Op;
+use super::{record, track, Ctx, Grads};
 use crate::autograd::is_grad_enabled;
 use crate::dtype::{Category, DType};
 use crate::error::{Error, Result};
 use crate::kernels;
-use crate::shape::format_shape;
+use crate::shape::{format_shape, Dims, Layout};
 use crate::tensor::Tensor;
+use smallvec::smallvec;
 
 /// PyTorch's `canCast`: no float into an integer tensor, nothing but bool into bool.
 fn can_cast(from: DType, to: DType) -> bool {
@@ -33,12 +40,26 @@ pub fn apply(
         return Err(Error::InplaceOnLeaf);
     }
     let tracking = grad_mode && (dst.requires_grad() || other.is_some_and(|o| o.requires_grad()));
+    if grad_mode {
+        if let Some(base) = dst.view_base().filter(|b| tracking || b.requires_grad()) {
+            return apply_on_view(dst, &base, f);
+        }
+    }
     let pre = if tracking {
         dst.with_same_history(kernels::cast(dst, dst.dtype())?)
     } else {
         dst.clone()
     };
     let result = f(&pre)?;
+    write_result(dst, &result)?;
+    if tracking {
+        dst.set_grad_fn(result.grad_fn(), 0);
+    }
+    Ok(())
+}
+
+/// Checks that `result` fits `dst` (dtype and shape) and writes it into `dst`'s storage.
+fn write_result(dst: &Tensor, result: &Tensor) -> Result<()> {
     if !can_cast(result.dtype(), dst.dtype()) {
         return Err(Error::InplaceCast {
             result: result.dtype(),
@@ -53,16 +74,146 @@ pub fn apply(
         )));
     }
     let values = if result.same_storage(dst) {
-        kernels::cast(&result, result.dtype())?
+        kernels::cast(result, result.dtype())?
     } else {
         result.clone()
     };
     kernels::copy_into(dst, &values);
     dst.bump_version();
-    if tracking {
-        dst.set_grad_fn(result.grad_fn(), 0);
-    }
     Ok(())
+}
+
+/// The in-place op on `dst`, a view of `base`, with the base's history rebased.
+fn apply_on_view(
+    dst: &Tensor,
+    base: &Tensor,
+    f: impl FnOnce(&Tensor) -> Result<Tensor>,
+) -> Result<()> {
+    if base.is_leaf() && base.requires_grad() {
+        return Err(Error::Runtime(
+            "a view of a leaf Variable that requires grad is being used in an in-place operation."
+                .into(),
+        ));
+    }
+    let region = region_in(dst, base)?;
+    let pre = dst.with_same_history(kernels::cast(dst, dst.dtype())?);
+    let result = f(&pre)?;
+    write_result(dst, &result)?;
+    let base_shape = base.dims();
+    let node = record(
+        Op::Inplace(Backward::CopySlices {
+            region: region.clone(),
+            base_shape: base_shape.clone(),
+        }),
+        &[Some(base), Some(&result)],
+    );
+    base.set_grad_fn(Some(node), 0);
+    let view_node = record(
+        Op::Inplace(Backward::AsStrided { region, base_shape }),
+        &[Some(base)],
+    );
+    dst.set_grad_fn(Some(view_node), 0);
+    Ok(())
+}
+
+/// Where the view `dst` lies inside its (contiguous) root, in the root's element coordinates.
+fn region_in(dst: &Tensor, base: &Tensor) -> Result<Layout> {
+    let l = dst.layout();
+    if !base.is_contiguous() {
+        return Err(Error::Runtime(
+            "in-place operations on views of a non-contiguous tensor are not supported yet".into(),
+        ));
+    }
+    if l.shape
+        .iter()
+        .zip(&l.strides)
+        .any(|(&n, &s)| n > 1 && s == 0)
+    {
+        return Err(Error::Runtime("unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.".into()));
+    }
+    Ok(Layout {
+        shape: l.shape.clone(),
+        strides: l.strides.clone(),
+        offset: l.offset - base.layout().offset,
+    })
+}
+
+/// The region of a (contiguous) tensor shaped like the root, as a view (AsStridedBackward0).
+fn as_strided(t: &Tensor, region: &Layout, base_shape: &[usize]) -> Result<Tensor> {
+    let t = super::shape::contiguous(t)?;
+    let l = Layout {
+        offset: region.offset + t.layout().offset,
+        ..region.clone()
+    };
+    let out = t.alias_with_layout(l);
+    Ok(track(out, &[Some(&t)], |_| {
+        Op::Inplace(Backward::AsStrided {
+            region: region.clone(),
+            base_shape: base_shape.into(),
+        })
+    }))
+}
+
+/// Zeros shaped like the root with `g` written into the region (the adjoint of `as_strided`).
+fn region_scatter(g: &Tensor, region: &Layout, base_shape: &[usize]) -> Result<Tensor> {
+    let out = Tensor::zeros(base_shape, g.dtype())?;
+    kernels::copy_into(&out.alias_with_layout(region.clone()), &g.detach());
+    let out = out.detach();
+    Ok(track(out, &[Some(g)], |_| {
+        Op::Inplace(Backward::RegionScatter {
+            region: region.clone(),
+            base_shape: base_shape.into(),
+        })
+    }))
+}
+
+#[derive(Clone)]
+pub enum Backward {
+    /// The root after an in-place write through a view: inputs (old root, written values).
+    CopySlices {
+        region: Layout,
+        base_shape: Dims,
+    },
+    /// A view re-read from the rebased root.
+    AsStrided {
+        region: Layout,
+        base_shape: Dims,
+    },
+    RegionScatter {
+        region: Layout,
+        base_shape: Dims,
+    },
+}
+
+impl Backward {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backward::CopySlices { .. } => "CopySlices",
+            Backward::AsStrided { .. } => "AsStridedBackward0",
+            Backward::RegionScatter { .. } => "AsStridedScatterBackward0",
+        }
+    }
+
+    pub fn apply(&self, g: &Tensor, _ctx: &Ctx) -> Result<Grads> {
+        Ok(match self {
+            Backward::CopySlices { region, base_shape } => {
+                let keep = Tensor::ones(base_shape, g.dtype())?;
+                kernels::copy_into(
+                    &keep.alias_with_layout(region.clone()),
+                    &Tensor::zeros(&region.shape, g.dtype())?,
+                );
+                let g_base = arith::mul(g, Operand::Tensor(&keep.detach()))?;
+                let g_values = as_strided(g, region, base_shape)?;
+                smallvec![Some(g_base), Some(g_values)]
+            }
+            Backward::AsStrided { region, base_shape } => {
+                smallvec![Some(region_scatter(g, region, base_shape)?)]
+            }
+            Backward::RegionScatter { region, base_shape } => {
+                smallvec![Some(as_strided(g, region, base_shape)?)]
+            }
+        })
+    }
 }
 
 pub fn add_(dst: &Tensor, other: Operand, alpha: f64) -> Result<()> {

@@ -41,6 +41,8 @@ pub enum Backward {
     Unary(unary::Backward),
     Reduce(reduce::Backward),
     Linalg(linalg::Backward),
+    /// In-place writes through views (`CopySlices`, `AsStridedBackward0`).
+    Inplace(inplace::Backward),
     /// Ops with several differentiable outputs (`split`, `unbind`, ...).
     Multi(shape::MultiBackward),
     Index(index::Backward),
@@ -63,6 +65,7 @@ impl Backward {
             Backward::Unary(b) => b.name(),
             Backward::Reduce(b) => b.name(),
             Backward::Linalg(b) => b.name(),
+            Backward::Inplace(b) => b.name(),
             Backward::Multi(b) => b.name(),
             Backward::Index(b) => b.name(),
             Backward::Shape(b) => b.name(),
@@ -78,6 +81,7 @@ impl Backward {
             Backward::Unary(b) => b.has_saved(),
             Backward::Reduce(b) => b.has_saved(),
             Backward::Linalg(_) => true,
+            Backward::Inplace(_) => false,
             Backward::Multi(b) => b.has_saved(),
             Backward::Index(b) => b.has_saved(),
             Backward::Shape(_) => false,
@@ -102,6 +106,7 @@ impl Backward {
             Backward::Unary(b) => b.apply(grad, ctx),
             Backward::Reduce(b) => b.apply(grad, ctx),
             Backward::Linalg(b) => b.apply(grad, ctx),
+            Backward::Inplace(b) => b.apply(grad, ctx),
             Backward::Multi(b) => b.apply(&[Some(grad.clone())], ctx),
             Backward::Index(b) => b.apply(grad, ctx),
             Backward::Shape(b) => b.apply(grad, ctx),

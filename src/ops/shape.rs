@@ -1,14 +1,50 @@
-//! Views and copies that change shape or dtype: `view`, `reshape`, `expand`, `transpose`,
-//! `permute`, `unsqueeze`, `squeeze`, `contiguous`, `clone`, `to(dtype)`. Views alias the input's storage and version counter.
+//! Views and copies that change shape, order or dtype, and joining/splitting.
+//!
+//! Views (`view`, `reshape` when strides allow, `expand`, `transpose`, `permute`,
+//! `unsqueeze`, `squeeze`, `narrow`, `diagonal`, `movedim`, the pieces of `split`/`chunk`/
+//! `unbind`) alias the input's storage and version counter. Copies: `contiguous`, `clone`,
+//! `to(dtype)`, `repeat`, `flip`, `roll`, `tril`/`triu`, `cat`, `stack`.
+//!
+//! `split`/`chunk`/`unbind` record one node with several outputs (`MultiBackward`). The
+//! rules of the random creation ops (`ops::creation`) live here too: they only ever produce
+//! zero grads (`Backward::ZeroGrad`) or refuse (`Backward::NotImplemented`).
 
 use super::reduce::sum_to;
-use super::{cast_raw, track, Backward as Op, Ctx, Grads};
+use super::{cast_raw, track, track_multi, Backward as Op, Ctx, Grads};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::kernels;
-use crate::shape::{checked_numel, infer_shape, wrap_dim, Dims, Layout};
+use crate::kernels::{self, pool, PARALLEL_THRESHOLD};
+use crate::shape::{checked_numel, format_shape, infer_shape, wrap_dim, Dims, Layout};
+use crate::storage::Element;
 use crate::tensor::Tensor;
-use smallvec::smallvec;
+use rayon::prelude::*;
+use smallvec::{smallvec, SmallVec};
+use std::borrow::Cow;
+
+/// Dispatches `$body` with `$T` bound to the element type of any dtype (bool included).
+#[macro_export]
+macro_rules! any_dispatch {
+    ($dtype:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            $crate::dtype::DType::Bool => {
+                type $T = bool;
+                $body
+            }
+            $crate::dtype::DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            $crate::dtype::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::dtype::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+        }
+    };
+}
 
 /// A view of `t` with `shape` (which must have the same element count), no autograd.
 pub fn view_raw(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
@@ -185,7 +221,18 @@ pub fn permute(t: &Tensor, dims: &[i64]) -> Result<Tensor> {
 /// `unsqueeze(dim)`: a view with a new size-1 dim (UnsqueezeBackward0).
 pub fn unsqueeze(t: &Tensor, dim: i64) -> Result<Tensor> {
     let d = wrap_dim(dim, t.ndim() + 1)?;
-    let l = t.layout();
+    let out = t.alias_with_layout(unsqueeze_layout(t.layout(), d));
+    let shape = t.dims();
+    Ok(track(out, &[Some(t)], |_| {
+        Op::Shape(Backward::Restride {
+            shape,
+            name: "UnsqueezeBackward0",
+        })
+    }))
+}
+
+/// `l` with a new size-1 dim at `d` (`d <= l.ndim()`).
+fn unsqueeze_layout(l: &Layout, d: usize) -> Layout {
     let mut layout = l.clone();
     let stride = if d < l.ndim() {
         l.shape[d] * l.strides[d]
@@ -194,14 +241,7 @@ pub fn unsqueeze(t: &Tensor, dim: i64) -> Result<Tensor> {
     };
     layout.shape.insert(d, 1);
     layout.strides.insert(d, stride.max(1));
-    let out = t.alias_with_layout(layout);
-    let shape = t.dims();
-    Ok(track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Restride {
-            shape,
-            name: "UnsqueezeBackward0",
-        })
-    }))
+    layout
 }
 
 /// `squeeze()` / `squeeze(dim)` / `squeeze(dims)`: a view without the named size-1 dims
