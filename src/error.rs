@@ -59,6 +59,32 @@ pub enum Error {
     #[error("a Tensor with {0} elements cannot be converted to Scalar")]
     ItemNonScalar(usize),
 
+    /// PyTorch's NotImplementedError (a RuntimeError subclass), e.g. a kernel that has no
+    /// version for a dtype: `"linspace_cpu" not implemented for 'Bool'`.
+    #[error("\"{op}\" not implemented for '{type_word}'")]
+    NotImplementedFor {
+        op: &'static str,
+        type_word: &'static str,
+    },
+
+    /// PyTorch's NotImplementedError with a message of its own, e.g. "Boolean inputs not
+    /// supported for relu" or the refusal to negate a bool tensor.
+    #[error("{0}")]
+    NotImplemented(String),
+
+    /// An error in backward with anomaly mode on; `trace` is the forward stack of the node.
+    #[error("{message}")]
+    Anomaly {
+        message: String,
+        node: &'static str,
+        trace: Option<std::sync::Arc<str>>,
+    },
+
+    /// An exception raised by user code (a hook, a custom Function) inside the engine; the
+    /// bindings hand the original exception back to Python unchanged.
+    #[error("an exception was raised in user code during backward")]
+    External(std::sync::Arc<dyn std::any::Any + Send + Sync>),
+
     #[error("{0}")]
     Runtime(String),
     #[error("{0}")]

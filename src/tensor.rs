@@ -29,11 +29,15 @@ pub struct Meta {
     /// The leaf's accumulate node, held weakly (the node holds the leaf weakly too).
     pub accumulator: Option<NodeId>,
     pub retains_grad: bool,
+    /// Hooks of a leaf (a non-leaf's hooks live on its `grad_fn` node).
+    pub hooks: Option<Box<crate::autograd::hooks::LeafHooks>>,
 }
 
 pub struct TensorImpl {
     /// For a view: the tensor whose storage it looks into (always a root, never a view).
     view_base: Option<Tensor>,
+    /// Created under `inference_mode`: may never join a graph.
+    inference: bool,
     storage: Arc<Storage>,
     layout: Layout,
     dtype: DType,
@@ -73,6 +77,7 @@ impl Tensor {
         let dtype = storage.dtype();
         Tensor(Arc::new(TensorImpl {
             view_base,
+            inference: crate::autograd::mode::is_inference_mode_enabled(),
             storage,
             layout,
             dtype,
@@ -231,6 +236,11 @@ impl Tensor {
         Arc::strong_count(&self.0)
     }
 
+    /// Made under `inference_mode` (PyTorch's inference tensors).
+    pub fn is_inference(&self) -> bool {
+        self.0.inference
+    }
+
     pub fn version(&self) -> u64 {
         self.0.version.load(Ordering::Relaxed)
     }
@@ -271,6 +281,11 @@ impl Tensor {
 
     pub fn meta(&self) -> MutexGuard<'_, Meta> {
         self.0.meta.lock()
+    }
+
+    /// The metadata if its lock is free (for Python's GC, which must never block).
+    pub fn try_meta(&self) -> Option<MutexGuard<'_, Meta>> {
+        self.0.meta.try_lock()
     }
 
     pub fn requires_grad(&self) -> bool {
@@ -320,6 +335,11 @@ impl Tensor {
     pub fn set_requires_grad(&self, flag: bool) -> Result<()> {
         if flag && !self.dtype().is_floating_point() {
             return Err(Error::NonFloatRequiresGrad);
+        }
+        if flag && self.is_inference() && !crate::autograd::mode::is_inference_mode_enabled() {
+            return Err(Error::Runtime(
+                "Setting requires_grad=True on inference tensor outside InferenceMode is not allowed.".into(),
+            ));
         }
         let mut m = self.meta();
         if m.grad_fn.is_some() {

@@ -28,7 +28,13 @@ from ._C import (  # noqa: A004
 )
 from ._size import Size
 from ._tensor_str import get_printoptions, printoptions, set_printoptions
-from .autograd import enable_grad, no_grad, set_grad_enabled
+from .autograd import (
+    enable_grad,
+    inference_mode,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 
 # PyO3 names the type "ferrograd.Tensor" at C level; Python's own messages ("unsupported
 # operand type(s) for +: 'Tensor' and 'str'") use that name, and PyTorch's say 'Tensor'.

@@ -13,6 +13,8 @@
 //! graph a second time" error.
 
 use super::graph::{release, Edge, NodeId, ARENA};
+use super::hooks::{run_value_hooks, NodeHooks};
+use super::mode::is_anomaly_enabled;
 use super::mode::GradModeGuard;
 use crate::error::{Error, Result};
 use crate::kernels;
@@ -217,11 +219,72 @@ fn run(
     }
 
     while let Some((_, id)) = ready.pop() {
-        let grads_in = pending.remove(&id).unwrap_or_default();
+        let mut grads: SmallVec<[Option<Tensor>; 1]> = pending.remove(&id).unwrap_or_default();
+        let skip = needed.as_ref().is_some_and(|n| !n.contains(&id));
+        let has_grad = grads.iter().any(Option::is_some);
+
+        // Take what the rule needs out of the arena, then run it (and any hooks) unlocked.
+        let (op, next, metas, name, hooks, trace) = {
+            let mut arena = ARENA.lock();
+            let Some(node) = arena.get_mut(id) else {
+                continue;
+            };
+            let op = if skip || !has_grad {
+                match node.op {
+                    // Accumulate nodes are kept: capture of a leaf's grad reads them below.
+                    Backward::Accumulate(_) => node.op.clone(),
+                    _ => Backward::Released,
+                }
+            } else if !retain_graph && node.op.has_saved() {
+                node.released = true;
+                std::mem::replace(&mut node.op, Backward::Released)
+            } else {
+                node.op.clone()
+            };
+            let hooks = node
+                .hooks
+                .as_ref()
+                .filter(|h| !h.is_empty())
+                .map(|h| (**h).clone());
+            (
+                op,
+                node.next.clone(),
+                node.input_meta.clone(),
+                node.name,
+                hooks,
+                node.trace.clone(),
+            )
+        };
+        let leaf = match &op {
+            Backward::Accumulate(w) => Tensor::upgrade(w),
+            _ => None,
+        };
+
+        if has_grad {
+            if let Some(h) = &hooks {
+                run_tensor_hooks(h, &mut grads, create_graph)?;
+                run_value_hooks(
+                    &h.pre.iter().map(|(_, f)| f.clone()).collect::<Vec<_>>(),
+                    &mut grads,
+                    &[],
+                )?;
+            }
+            if let Some(leaf) = &leaf {
+                let leaf_hooks: Vec<_> = leaf
+                    .meta()
+                    .hooks
+                    .as_ref()
+                    .map(|h| h.tensor.iter().map(|(_, f)| f.clone()).collect())
+                    .unwrap_or_default();
+                if !leaf_hooks.is_empty() {
+                    run_value_hooks(&leaf_hooks, &mut grads[..1], &[])?;
+                }
+            }
+        }
         for (k, ce) in capture_edges.iter().enumerate() {
             if let Some(ce) = ce {
                 if ce.node == id {
-                    if let Some(Some(g)) = grads_in.get(ce.input_nr as usize) {
+                    if let Some(Some(g)) = grads.get(ce.input_nr as usize) {
                         captured[k] = Some(match captured[k].take() {
                             Some(prev) => arith::add(&prev, Operand::Tensor(g), 1.0)?,
                             None => g.clone(),
@@ -230,33 +293,21 @@ fn run(
                 }
             }
         }
-        let has_grad = grads_in.iter().any(Option::is_some);
-        let skip = needed.as_ref().is_some_and(|n| !n.contains(&id));
-
-        // Take what the rule needs out of the arena, then run it unlocked.
-        let (op, next, metas, name) = {
-            let mut arena = ARENA.lock();
-            let Some(node) = arena.get_mut(id) else {
-                continue;
-            };
-            let op = if skip || !has_grad {
-                Backward::Released
-            } else if !retain_graph && node.op.has_saved() {
-                node.released = true;
-                std::mem::replace(&mut node.op, Backward::Released)
-            } else {
-                node.op.clone()
-            };
-            (op, node.next.clone(), node.input_meta.clone(), node.name)
-        };
 
         let mut outputs: SmallVec<[Option<Tensor>; 2]> = SmallVec::new();
         if has_grad && !skip {
             match &op {
-                Backward::Accumulate(leaf) => {
-                    if let (None, Some(Some(g))) = (capture, grads_in.first()) {
-                        if let Some(leaf) = Tensor::upgrade(leaf) {
-                            accumulate_grad(&leaf, g, create_graph)?;
+                Backward::Accumulate(_) => {
+                    if let (None, Some(leaf), Some(Some(g))) = (capture, &leaf, grads.first()) {
+                        accumulate_grad(leaf, g, create_graph)?;
+                        let post: Vec<_> = leaf
+                            .meta()
+                            .hooks
+                            .as_ref()
+                            .map(|h| h.post_accumulate.iter().map(|(_, f)| f.clone()).collect())
+                            .unwrap_or_default();
+                        for f in post {
+                            f.call_with_tensor(leaf)?;
                         }
                     }
                 }
@@ -265,7 +316,17 @@ fn run(
                         node: id,
                         create_graph,
                     };
-                    outputs = op.apply_outputs(&grads_in, &ctx)?
+                    outputs = op
+                        .apply_outputs(&grads, &ctx)
+                        .map_err(|e| with_trace(e, name, &trace))?;
+                    if let Some(h) = hooks.as_ref().filter(|h| !h.post.is_empty()) {
+                        outputs.resize(next.len(), None);
+                        let post: Vec<_> = h.post.iter().map(|(_, f)| f.clone()).collect();
+                        run_value_hooks(&post, &mut outputs, &grads)?;
+                    }
+                    if is_anomaly_enabled() {
+                        check_nan(&outputs, name, &trace)?;
+                    }
                 }
             }
         }
@@ -286,6 +347,75 @@ fn run(
         }
     }
     Ok(captured)
+}
+
+/// Tensor hooks of the node's outputs (they may replace a grad), then `retain_grad`.
+fn run_tensor_hooks(
+    h: &NodeHooks,
+    grads: &mut SmallVec<[Option<Tensor>; 1]>,
+    create_graph: bool,
+) -> Result<()> {
+    for (_, nr, f) in &h.tensor {
+        let nr = *nr as usize;
+        if let Some(Some(g)) = grads.get(nr) {
+            if let Some(mut new) = f.call(&[Some(g.clone())], &[])? {
+                grads[nr] = new.pop().flatten();
+            }
+        }
+    }
+    for (nr, w) in &h.retain_grad {
+        let (Some(t), Some(Some(g))) = (Tensor::upgrade(w), grads.get(*nr as usize)) else {
+            continue;
+        };
+        let g = if create_graph {
+            g.clone()
+        } else {
+            kernels::cast(g, g.dtype())?
+        };
+        let old = t.grad();
+        let new = match old {
+            Some(old) => arith::add(&old, Operand::Tensor(&g), 1.0)?,
+            None => g,
+        };
+        t.meta().grad = Some(new);
+    }
+    Ok(())
+}
+
+/// Anomaly mode: a NaN in a produced grad names the node that made it.
+fn check_nan(
+    outputs: &[Option<Tensor>],
+    name: &'static str,
+    trace: &Option<std::sync::Arc<str>>,
+) -> Result<()> {
+    for (i, g) in outputs.iter().enumerate() {
+        let Some(g) = g else { continue };
+        let nan = match g.dtype() {
+            crate::dtype::DType::F32 => g.to_vec::<f32>().iter().any(|x| x.is_nan()),
+            crate::dtype::DType::F64 => g.to_vec::<f64>().iter().any(|x| x.is_nan()),
+            _ => false,
+        };
+        if nan {
+            return Err(Error::Anomaly {
+                message: format!("Function '{name}' returned nan values in its {i}th output."),
+                node: name,
+                trace: trace.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// With anomaly mode on, an error raised in a node carries the node's forward trace.
+fn with_trace(e: Error, name: &'static str, trace: &Option<std::sync::Arc<str>>) -> Error {
+    match (trace, e) {
+        (Some(t), Error::Runtime(message)) => Error::Anomaly {
+            message,
+            node: name,
+            trace: Some(t.clone()),
+        },
+        (_, e) => e,
+    }
 }
 
 fn add_pending(

@@ -49,6 +49,10 @@ pub struct Node {
     pub seq: u64,
     /// Saved tensors were freed by a backward without `retain_graph`.
     pub released: bool,
+    /// Hooks registered on the node or on the tensors it outputs (rare: boxed).
+    pub hooks: Option<Box<super::hooks::NodeHooks>>,
+    /// With anomaly mode on: where in the forward pass the node was created.
+    pub trace: Option<std::sync::Arc<str>>,
     refcount: u32,
 }
 
@@ -109,6 +113,8 @@ impl Arena {
             input_meta,
             seq,
             released: false,
+            hooks: None,
+            trace: super::mode::forward_trace(),
             refcount: 1,
         };
         self.live += 1;
@@ -159,6 +165,11 @@ impl Arena {
         self.free.push(id.index);
         self.live -= 1;
         node
+    }
+
+    /// How many tensors and nodes hold `id` (0 if it is gone).
+    pub fn refcount(&self, id: NodeId) -> u32 {
+        self.get(id).map_or(0, |n| n.refcount)
     }
 
     pub fn live_nodes(&self) -> usize {

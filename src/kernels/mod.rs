@@ -6,6 +6,7 @@
 //! no thread-pool hand-off, which is what keeps small-tensor ops cheap.
 
 pub mod elementwise;
+pub mod index;
 pub mod matmul;
 pub mod reduce;
 

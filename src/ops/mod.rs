@@ -12,9 +12,11 @@
 //! to that input's dtype and summed down to its shape when it was broadcast.
 
 pub mod arith;
+pub mod creation;
 pub mod index;
 pub mod inplace;
 pub mod linalg;
+pub mod pointwise;
 pub mod reduce;
 pub mod shape;
 pub mod unary;
@@ -47,6 +49,8 @@ pub enum Backward {
     Multi(shape::MultiBackward),
     Index(index::Backward),
     Shape(shape::Backward),
+    /// A user-defined `autograd.Function` (implemented by the bindings).
+    Custom(std::sync::Arc<dyn crate::autograd::hooks::CustomFunction>),
     /// The saved values were freed by a backward pass without `retain_graph`.
     Released,
 }
@@ -61,6 +65,7 @@ impl Backward {
     pub fn name(&self) -> &'static str {
         match self {
             Backward::Accumulate(_) => "AccumulateGrad",
+            Backward::Custom(f) => f.name(),
             Backward::Arith(b) => b.name(),
             Backward::Unary(b) => b.name(),
             Backward::Reduce(b) => b.name(),
@@ -77,6 +82,7 @@ impl Backward {
     pub fn has_saved(&self) -> bool {
         match self {
             Backward::Accumulate(_) | Backward::Released => false,
+            Backward::Custom(_) => true,
             Backward::Arith(b) => b.has_saved(),
             Backward::Unary(b) => b.has_saved(),
             Backward::Reduce(b) => b.has_saved(),
@@ -93,6 +99,7 @@ impl Backward {
     pub fn apply_outputs(&self, grads: &[Option<Tensor>], ctx: &Ctx) -> Result<Grads> {
         match self {
             Backward::Multi(b) => b.apply(grads, ctx),
+            Backward::Custom(f) => Ok(f.apply(grads, ctx)?.into_iter().collect()),
             _ => match grads.first() {
                 Some(Some(g)) => self.apply(g, ctx),
                 _ => Ok(Grads::new()),
@@ -110,6 +117,7 @@ impl Backward {
             Backward::Multi(b) => b.apply(&[Some(grad.clone())], ctx),
             Backward::Index(b) => b.apply(grad, ctx),
             Backward::Shape(b) => b.apply(grad, ctx),
+            Backward::Custom(f) => Ok(f.apply(&[Some(grad.clone())], ctx)?.into_iter().collect()),
             Backward::Released => Err(Error::BackwardTwice),
             Backward::Accumulate(_) => Ok(Grads::new()),
         }
@@ -141,6 +149,11 @@ impl Saved {
             version: t.version(),
             is_output: true,
         }
+    }
+
+    /// The saved tensor itself, without checks (for a Function applied without recording).
+    pub fn peek(&self) -> Tensor {
+        self.tensor.clone()
     }
 
     pub fn unpack(&self, ctx: &Ctx) -> Result<Tensor> {

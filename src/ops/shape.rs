@@ -330,6 +330,783 @@ pub fn to_dtype(t: &Tensor, dtype: DType) -> Result<Tensor> {
     Ok(track(out, &[Some(t)], |_| Op::Shape(Backward::ToCopy)))
 }
 
+// ---- flatten / unflatten / .T / .mT -----------------------------------------------------
+
+/// `flatten(start_dim, end_dim)`: a reshape merging the dims in between (a view when the
+/// strides allow). `t` itself when they name one dim; a zero-dim tensor becomes 1-d.
+pub fn flatten(t: &Tensor, start_dim: i64, end_dim: i64) -> Result<Tensor> {
+    if t.ndim() == 0 {
+        return reshape(t, &[1]);
+    }
+    let (s, e) = (wrap_dim(start_dim, t.ndim())?, wrap_dim(end_dim, t.ndim())?);
+    if s > e {
+        return Err(Error::Runtime(
+            "flatten() has invalid args: start_dim cannot come after end_dim".into(),
+        ));
+    }
+    if s == e {
+        return Ok(t.clone());
+    }
+    let shape = t.shape();
+    let mut out: Dims = shape[..s].into();
+    out.push(shape[s..=e].iter().product());
+    out.extend_from_slice(&shape[e + 1..]);
+    reshape(t, &out)
+}
+
+/// `unflatten(dim, sizes)`: a view splitting `dim` into `sizes` (one may be -1).
+pub fn unflatten(t: &Tensor, dim: i64, sizes: &[i64]) -> Result<Tensor> {
+    if sizes.is_empty() {
+        return Err(Error::Runtime("unflatten: sizes must be non-empty".into()));
+    }
+    let d = wrap_dim(dim, t.ndim())?;
+    let n = t.shape().get(d).copied().unwrap_or(1);
+    let inner = infer_shape(sizes, n).map_err(|e| match e {
+        Error::InvalidShape { .. } => Error::Runtime(format!(
+            "unflatten: Provided sizes {} don't multiply up to the size of dim {dim} ({n}) in the input tensor",
+            format_i64s(sizes)
+        )),
+        other => Error::Runtime(format!("unflatten got an unexpected error:\n{other}")),
+    })?;
+    let mut shape: Vec<i64> = t.shape()[..d.min(t.ndim())]
+        .iter()
+        .map(|&x| x as i64)
+        .collect();
+    shape.extend(inner.iter().map(|&x| x as i64));
+    shape.extend(t.shape().iter().skip(d + 1).map(|&x| x as i64));
+    view(t, &shape)
+}
+
+/// `[1, -2]`, as PyTorch prints an int list in messages.
+fn format_i64s(v: &[i64]) -> String {
+    let parts: Vec<String> = v.iter().map(|d| d.to_string()).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+/// `.T`: all dims reversed (PermuteBackward0, whatever the number of dims).
+pub fn numpy_t(t: &Tensor) -> Result<Tensor> {
+    let rev: Vec<i64> = (0..t.ndim() as i64).rev().collect();
+    permute(t, &rev)
+}
+
+/// `.mT`: the last two dims swapped (TransposeBackward0).
+pub fn matrix_t(t: &Tensor) -> Result<Tensor> {
+    if t.ndim() < 2 {
+        return Err(Error::Runtime(format!(
+            "tensor.mT is only supported on matrices or batches of matrices. Got {}-D tensor.",
+            t.ndim()
+        )));
+    }
+    transpose(t, -2, -1)
+}
+
+/// `swapaxes`/`swapdims` are `transpose`; `movedim(source, destination)` moves the dims in
+/// `source` to the positions in `destination`, keeping the others in order (a permute).
+pub fn movedim(t: &Tensor, source: &[i64], destination: &[i64]) -> Result<Tensor> {
+    if source.len() != destination.len() {
+        return Err(Error::Runtime(format!(
+            "movedim: Invalid source or destination dims: source ({} dims) should contain the same number of dims as destination ({} dims)",
+            format_i64s(source),
+            format_i64s(destination)
+        )));
+    }
+    let nd = t.ndim();
+    let repeated =
+        |what: &str, ds: &[i64]| format!("movedim: repeated dim in `{what}` ({})", format_i64s(ds));
+    let src = distinct_dims(source, nd, |_| repeated("source", source))?;
+    let dst = distinct_dims(destination, nd, |_| repeated("destination", destination))?;
+    if nd == 0 {
+        return permute(t, &[]);
+    }
+    let mut perm: Vec<Option<usize>> = vec![None; nd];
+    for (&s, &d) in src.iter().zip(&dst) {
+        perm[d] = Some(s);
+    }
+    let mut rest = (0..nd).filter(|d| !src.contains(d));
+    let perm: Vec<i64> = perm
+        .into_iter()
+        .map(|p| p.or_else(|| rest.next()).unwrap_or(0) as i64)
+        .collect();
+    permute(t, &perm)
+}
+
+// ---- sub-regions: narrow, diagonal, select ----------------------------------------------
+
+/// A view onto part of a tensor, described so that it can be taken of any layout: of the
+/// input in the forward, of the grad in double backward, of zeros in `embed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Region {
+    /// `narrow(dim, start, len)`.
+    Slice {
+        dim: usize,
+        start: usize,
+        len: usize,
+    },
+    /// `select(dim, index)`: `dim` is removed.
+    Select { dim: usize, index: usize },
+    /// `diagonal(offset, dim1, dim2)`: both dims removed, the diagonal appended last.
+    Diagonal {
+        offset: i64,
+        dim1: usize,
+        dim2: usize,
+    },
+}
+
+impl Region {
+    fn layout(self, l: &Layout) -> Layout {
+        let mut out = l.clone();
+        match self {
+            Region::Slice { dim, start, len } => {
+                out.offset += start * l.strides[dim];
+                out.shape[dim] = len;
+            }
+            Region::Select { dim, index } => {
+                out.offset += index * l.strides[dim];
+                out.shape.remove(dim);
+                out.strides.remove(dim);
+            }
+            Region::Diagonal { offset, dim1, dim2 } => {
+                let (n1, n2) = (l.shape[dim1], l.shape[dim2]);
+                let k = offset.unsigned_abs() as usize;
+                let (size, skip) = if offset >= 0 {
+                    (n1.min(n2.saturating_sub(k)), k * l.strides[dim2])
+                } else {
+                    (n1.saturating_sub(k).min(n2), k * l.strides[dim1])
+                };
+                if size > 0 {
+                    out.offset += skip;
+                }
+                out.shape.clear();
+                out.strides.clear();
+                for d in (0..l.ndim()).filter(|&d| d != dim1 && d != dim2) {
+                    out.shape.push(l.shape[d]);
+                    out.strides.push(l.strides[d]);
+                }
+                out.shape.push(size);
+                out.strides.push(l.strides[dim1] + l.strides[dim2]);
+            }
+        }
+        out
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Region::Slice { .. } => "SliceBackward0",
+            Region::Select { .. } => "SelectBackward0",
+            Region::Diagonal { .. } => "DiagonalBackward0",
+        }
+    }
+
+    fn embed_name(self) -> &'static str {
+        match self {
+            Region::Slice { .. } => "SliceBackwardBackward0",
+            Region::Select { .. } => "SelectBackwardBackward0",
+            Region::Diagonal { .. } => "DiagonalBackwardBackward0",
+        }
+    }
+}
+
+/// The region of `t` as a view, not recorded.
+fn region_raw(t: &Tensor, region: Region) -> Tensor {
+    let mut layout = region.layout(t.layout());
+    if layout.numel() == 0 {
+        // An empty view reads nothing; keep its offset inside the storage.
+        layout.offset = layout.offset.min(t.buffer().len());
+    }
+    t.alias_with_layout(layout)
+}
+
+/// The region of `t` as a recorded view (SliceBackward0 / DiagonalBackward0 / ...).
+fn region_view(t: &Tensor, region: Region) -> Tensor {
+    let shape = t.dims();
+    track(region_raw(t, region), &[Some(t)], |_| {
+        Op::Shape(Backward::Region { region, shape })
+    })
+}
+
+/// Zeros of `shape` with `g` written into `region` (the adjoint of taking the region).
+fn embed(g: &Tensor, shape: &[usize], region: Region) -> Result<Tensor> {
+    let out = Tensor::zeros(shape, g.dtype())?;
+    kernels::copy_into(&region_raw(&out, region), g);
+    Ok(track(out, &[Some(g)], |_| {
+        Op::Shape(Backward::Embed { region })
+    }))
+}
+
+/// `narrow(dim, start, length)`: a view of `length` entries of `dim` from `start`.
+pub fn narrow(t: &Tensor, dim: i64, start: i64, length: i64) -> Result<Tensor> {
+    if t.ndim() == 0 {
+        return Err(Error::Runtime(
+            "narrow() cannot be applied to a 0-dim tensor.".into(),
+        ));
+    }
+    if length < 0 {
+        return Err(Error::Runtime(
+            "narrow(): length must be non-negative.".into(),
+        ));
+    }
+    let d = wrap_dim(dim, t.ndim())?;
+    let size = t.shape()[d] as i64;
+    if start < -size || start > size {
+        return Err(Error::Index(format!(
+            "start out of range (expected to be in range of [{}, {size}], but got {start})",
+            -size
+        )));
+    }
+    let start = if start < 0 { start + size } else { start };
+    if start.saturating_add(length) > size {
+        return Err(Error::Runtime(format!(
+            "start ({start}) + length ({length}) exceeds dimension size ({size})."
+        )));
+    }
+    Ok(region_view(
+        t,
+        Region::Slice {
+            dim: d,
+            start: start as usize,
+            len: length as usize,
+        },
+    ))
+}
+
+/// `diagonal(offset, dim1, dim2)`: a view of the diagonal of the `dim1` x `dim2` planes.
+pub fn diagonal(t: &Tensor, offset: i64, dim1: i64, dim2: i64) -> Result<Tensor> {
+    let (d1, d2) = (wrap_dim(dim1, t.ndim())?, wrap_dim(dim2, t.ndim())?);
+    if d1 == d2 {
+        return Err(Error::Runtime(format!(
+            "diagonal dimensions cannot be identical {dim1}, {dim2}"
+        )));
+    }
+    Ok(region_view(
+        t,
+        Region::Diagonal {
+            offset,
+            dim1: d1,
+            dim2: d2,
+        },
+    ))
+}
+
+// ---- split / chunk / unbind: one node, several outputs -----------------------------------
+
+/// The error of splitting a zero-dim tensor (`what`: split / chunk).
+fn need_dims(t: &Tensor, what: &str) -> Result<()> {
+    if t.ndim() == 0 {
+        return Err(Error::Runtime(format!(
+            "{what} expects at least a 1-dimensional tensor"
+        )));
+    }
+    Ok(())
+}
+
+/// `split(split_size, dim)`: pieces of `split_size` along `dim` (the last may be shorter).
+pub fn split(t: &Tensor, split_size: i64, dim: i64) -> Result<Vec<Tensor>> {
+    need_dims(t, "split")?;
+    if split_size < 0 {
+        return Err(Error::Runtime(format!(
+            "split expects split_size be non-negative, but got split_size={split_size}"
+        )));
+    }
+    let d = wrap_dim(dim, t.ndim())?;
+    let n = t.shape()[d];
+    if split_size == 0 && n != 0 {
+        return Err(Error::Runtime(format!(
+            "split_size can only be 0 if dimension size is 0, but got dimension size of {n}"
+        )));
+    }
+    let step = (split_size as u64).min(n as u64) as usize;
+    let count = if step == 0 {
+        1
+    } else {
+        n.div_ceil(step).max(1)
+    };
+    let sizes: Vec<usize> = (0..count).map(|i| step.min(n - i * step)).collect();
+    Ok(split_pieces(t, d, sizes, "SplitBackward0"))
+}
+
+/// `split(sizes, dim)` with a list of sizes (SplitWithSizesBackward0).
+pub fn split_with_sizes(t: &Tensor, sizes: &[i64], dim: i64) -> Result<Vec<Tensor>> {
+    need_dims(t, "split")?;
+    let d = wrap_dim(dim, t.ndim())?;
+    let n = t.shape()[d];
+    if sizes.iter().any(|&s| s < 0) {
+        return Err(Error::Runtime(format!(
+            "split_with_sizes expects split_sizes have only non-negative entries, but got split_sizes={}",
+            format_i64s(sizes)
+        )));
+    }
+    let total = sizes.iter().try_fold(0u64, |a, &s| a.checked_add(s as u64));
+    if total != Some(n as u64) {
+        return Err(Error::Runtime(format!(
+            "split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at dimension {d}), but got split_sizes={}",
+            format_i64s(sizes)
+        )));
+    }
+    let sizes = sizes.iter().map(|&s| s as usize).collect();
+    Ok(split_pieces(t, d, sizes, "SplitWithSizesBackward0"))
+}
+
+/// `chunk(chunks, dim)`: `split` into pieces of `ceil(size / chunks)`.
+pub fn chunk(t: &Tensor, chunks: i64, dim: i64) -> Result<Vec<Tensor>> {
+    need_dims(t, "chunk")?;
+    if chunks <= 0 {
+        return Err(Error::Runtime(format!(
+            "chunk expects `chunks` to be greater than 0, got: {chunks}"
+        )));
+    }
+    let d = wrap_dim(dim, t.ndim())?;
+    let n = t.shape()[d];
+    let step = (n as u64).div_ceil(chunks as u64) as i64;
+    if n == 0 {
+        // An empty dim still gives `chunks` (empty) pieces.
+        let mut sizes = Vec::new();
+        sizes
+            .try_reserve_exact(chunks as usize)
+            .map_err(|_| Error::Runtime(format!("chunk: cannot make {chunks} chunks")))?;
+        sizes.resize(chunks as usize, 0);
+        return Ok(split_pieces(t, d, sizes, "SplitWithSizesBackward0"));
+    }
+    split(t, step, dim)
+}
+
+fn split_pieces(t: &Tensor, dim: usize, sizes: Vec<usize>, name: &'static str) -> Vec<Tensor> {
+    let mut start = 0;
+    let pieces = sizes
+        .iter()
+        .map(|&len| {
+            let p = region_raw(t, Region::Slice { dim, start, len });
+            start += len;
+            p
+        })
+        .collect();
+    track_multi(pieces, &[Some(t)], |_| {
+        Op::Multi(MultiBackward::Split {
+            dim,
+            sizes,
+            shape: t.dims(),
+            name,
+        })
+    })
+}
+
+/// `unbind(dim)`: the slices along `dim`, each without it (UnbindBackward0).
+pub fn unbind(t: &Tensor, dim: i64) -> Result<Vec<Tensor>> {
+    if t.ndim() == 0 {
+        return Err(Error::Index(format!(
+            "Dimension specified as {dim} but tensor has no dimensions"
+        )));
+    }
+    let d = wrap_dim(dim, t.ndim())?;
+    let pieces = (0..t.shape()[d])
+        .map(|index| region_raw(t, Region::Select { dim: d, index }))
+        .collect();
+    Ok(track_multi(pieces, &[Some(t)], |_| {
+        Op::Multi(MultiBackward::Unbind {
+            dim: d,
+            shape: t.dims(),
+        })
+    }))
+}
+
+// ---- joining: cat / stack ----------------------------------------------------------------
+
+/// The values of `t` in row-major order as `T`: borrowed when `t` already is a contiguous
+/// `T` tensor, else gathered and converted.
+fn values_as<T: Element>(t: &Tensor) -> Cow<'_, [T]> {
+    if t.dtype() == T::DTYPE {
+        if let Some(s) = t.contiguous_slice::<T>() {
+            return Cow::Borrowed(s);
+        }
+    }
+    Cow::Owned(kernels::gather_cast::<T>(t))
+}
+
+/// A zero-filled `Vec`; allocation failure is PyTorch's allocator error, not an abort.
+fn zeroed<T: Element>(n: usize) -> Result<Vec<T>> {
+    let mut v: Vec<T> = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| {
+        Error::Runtime(format!(
+            "[enforce fail at alloc_cpu.cpp] . DefaultCPUAllocator: can't allocate memory: you tried to allocate {} bytes.",
+            n.saturating_mul(std::mem::size_of::<T>())
+        ))
+    })?;
+    v.resize(n, T::default());
+    Ok(v)
+}
+
+/// Fills `out` (contiguous, `row` elements per row) row by row with `fill(row, dst)`, across
+/// the pool when it is large.
+fn fill_rows<T: Element>(out: &mut [T], row: usize, fill: impl Fn(usize, &mut [T]) + Sync) {
+    if row == 0 {
+        return;
+    }
+    if out.len() >= PARALLEL_THRESHOLD {
+        pool().install(|| {
+            out.par_chunks_mut(row)
+                .enumerate()
+                .for_each(|(r, dst)| fill(r, dst))
+        });
+    } else {
+        for (r, dst) in out.chunks_mut(row).enumerate() {
+            fill(r, dst);
+        }
+    }
+}
+
+/// Concatenates `parts` (same ndim, same sizes except at `dim`) along `dim` as `dtype`.
+fn cat_raw(parts: &[Tensor], dim: usize, dtype: DType) -> Result<Tensor> {
+    let mut shape = parts[0].dims();
+    shape[dim] = parts.iter().map(|p| p.shape()[dim]).sum();
+    let n = checked_numel(&shape)?;
+    let inner: usize = shape[dim + 1..].iter().product();
+    let widths: Vec<usize> = parts.iter().map(|p| p.shape()[dim] * inner).collect();
+    let row: usize = widths.iter().sum();
+    crate::any_dispatch!(dtype, T => {
+        let srcs: Vec<Cow<'_, [T]>> = parts.iter().map(values_as::<T>).collect();
+        let mut out = zeroed::<T>(n)?;
+        fill_rows(&mut out, row, |r, dst| {
+            let mut at = 0;
+            for (src, &w) in srcs.iter().zip(&widths) {
+                dst[at..at + w].copy_from_slice(&src[r * w..(r + 1) * w]);
+                at += w;
+            }
+        });
+        Tensor::from_vec(out, &shape)
+    })
+}
+
+/// `cat(tensors, dim)`: the tensors joined along `dim`, in their promoted dtype
+/// (CatBackward0). 1-d empty tensors are skipped, as PyTorch's legacy rule.
+pub fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
+    if tensors.is_empty() {
+        return Err(Error::Value(
+            "torch.cat(): expected a non-empty list of Tensors".into(),
+        ));
+    }
+    if let Some(i) = tensors.iter().position(|t| t.ndim() == 0) {
+        return Err(Error::Runtime(format!(
+            "zero-dimensional tensor (at position {i}) cannot be concatenated"
+        )));
+    }
+    let dtype = tensors
+        .iter()
+        .skip(1)
+        .fold(tensors[0].dtype(), |d, t| d.promote(t.dtype()));
+    let skipped = |t: &Tensor| t.ndim() == 1 && t.numel() == 0;
+    let inputs: Vec<Option<&Tensor>> = tensors.iter().map(Some).collect();
+    let Some(first) = tensors.iter().find(|t| !skipped(t)) else {
+        let out = Tensor::zeros(&[0], dtype)?;
+        let sizes = tensors.iter().map(|_| None).collect();
+        return Ok(track(out, &inputs, |_| {
+            Op::Shape(Backward::Cat { dim: 0, sizes })
+        }));
+    };
+    let d = wrap_dim(dim, first.ndim())?;
+    let mut parts = Vec::with_capacity(tensors.len());
+    for (i, t) in tensors.iter().enumerate().filter(|(_, t)| !skipped(t)) {
+        if t.ndim() != first.ndim() {
+            return Err(Error::Runtime(format!(
+                "Tensors must have same number of dimensions: got {} and {}",
+                first.ndim(),
+                t.ndim()
+            )));
+        }
+        for k in (0..t.ndim()).filter(|&k| k != d) {
+            if t.shape()[k] != first.shape()[k] {
+                return Err(Error::Runtime(format!(
+                    "Sizes of tensors must match except in dimension {d}. Expected size {} but got size {} for tensor number {i} in the list.",
+                    first.shape()[k],
+                    t.shape()[k]
+                )));
+            }
+        }
+        parts.push(t.clone());
+    }
+    let out = cat_raw(&parts, d, dtype)?;
+    Ok(track(out, &inputs, |_| {
+        Op::Shape(Backward::Cat {
+            dim: d,
+            sizes: tensors
+                .iter()
+                .map(|t| (!skipped(t)).then(|| t.shape()[d]))
+                .collect(),
+        })
+    }))
+}
+
+/// `stack(tensors, dim)`: equal-shaped tensors joined along a new dim (StackBackward0).
+pub fn stack(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
+    let Some(first) = tensors.first() else {
+        return Err(Error::Runtime(
+            "stack expects a non-empty TensorList".into(),
+        ));
+    };
+    let d = wrap_dim(dim, first.ndim() + 1)?;
+    if let Some((i, t)) = tensors
+        .iter()
+        .enumerate()
+        .find(|(_, t)| t.shape() != first.shape())
+    {
+        return Err(Error::Runtime(format!(
+            "stack expects each tensor to be equal size, but got {} at entry 0 and {} at entry {i}",
+            format_shape(first.shape()),
+            format_shape(t.shape())
+        )));
+    }
+    let dtype = tensors
+        .iter()
+        .fold(first.dtype(), |acc, t| acc.promote(t.dtype()));
+    let parts: Vec<Tensor> = tensors
+        .iter()
+        .map(|t| t.alias_with_layout(unsqueeze_layout(t.layout(), d)))
+        .collect();
+    let out = cat_raw(&parts, d, dtype)?;
+    let inputs: Vec<Option<&Tensor>> = tensors.iter().map(Some).collect();
+    Ok(track(out, &inputs, |_| {
+        Op::Shape(Backward::Stack { dim: d })
+    }))
+}
+
+// ---- copies that reorder: repeat, flip, roll, tril/triu ----------------------------------
+
+/// `repeat(*repeats)`: `t` tiled `repeats[i]` times along each dim (new leading dims for
+/// extra repeats), as a contiguous copy (RepeatBackward0).
+pub fn repeat(t: &Tensor, repeats: &[i64]) -> Result<Tensor> {
+    if repeats.len() < t.ndim() {
+        return Err(Error::Runtime(
+            "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor"
+                .into(),
+        ));
+    }
+    let lead = repeats.len() - t.ndim();
+    let l = t.layout();
+    let padded: Dims = std::iter::repeat_n(1, lead)
+        .chain(l.shape.iter().copied())
+        .collect();
+    let target: Vec<i64> = repeats
+        .iter()
+        .zip(&padded)
+        .map(|(&r, &p)| r.saturating_mul(p as i64))
+        .collect();
+    if let Some(&bad) = target.iter().find(|&&s| s < 0) {
+        return Err(Error::Runtime(format!(
+            "Trying to create tensor with negative dimension {bad}: {}",
+            format_i64s(&target)
+        )));
+    }
+    let target: Dims = target.iter().map(|&s| s as usize).collect();
+    checked_numel(&target)?;
+    // Read `t` through a layout of shape [r0, p0, r1, p1, ...] with stride 0 on the repeat
+    // dims, so one strided copy tiles it.
+    let mut tiled = Layout {
+        shape: Dims::new(),
+        strides: Dims::new(),
+        offset: l.offset,
+    };
+    for (i, (&r, &p)) in repeats.iter().zip(&padded).enumerate() {
+        tiled.shape.extend([r as usize, p]);
+        tiled
+            .strides
+            .extend([0, if i < lead { 0 } else { l.strides[i - lead] }]);
+    }
+    let copy = kernels::cast(&t.alias_with_layout(tiled), t.dtype())?;
+    let out = view_raw(&copy, &target)?.detach();
+    let (repeats, shape): (Dims, Dims) = (repeats.iter().map(|&r| r as usize).collect(), t.dims());
+    Ok(track(out, &[Some(t)], |_| {
+        Op::Shape(Backward::Repeat { repeats, shape })
+    }))
+}
+
+/// The grad of `repeat`: `g` summed over the tiles.
+fn repeat_backward(g: &Tensor, repeats: &[usize], shape: &[usize]) -> Result<Tensor> {
+    if repeats.is_empty() {
+        return Ok(g.clone());
+    }
+    let lead = repeats.len() - shape.len();
+    let mut split: Dims = Dims::new();
+    for (i, &r) in repeats.iter().enumerate() {
+        split.extend([r, if i < lead { 1 } else { shape[i - lead] }]);
+    }
+    let tiles: Vec<i64> = (0..repeats.len() as i64).map(|i| 2 * i).collect();
+    let summed = super::reduce::sum(&reshape(g, &split)?, Some(&tiles), false, None)?;
+    reshape(&summed, shape)
+}
+
+/// Normalises a list of dims, refusing repeats with `repeated(dim)`'s message.
+fn distinct_dims(dims: &[i64], ndim: usize, repeated: impl Fn(usize) -> String) -> Result<Dims> {
+    let mut out = Dims::new();
+    for &d in dims {
+        let w = wrap_dim(d, ndim)?;
+        if out.contains(&w) {
+            return Err(Error::Runtime(repeated(w)));
+        }
+        out.push(w);
+    }
+    Ok(out)
+}
+
+/// `flip(dims)`: a copy with the order of the entries along `dims` reversed (FlipBackward0).
+pub fn flip(t: &Tensor, dims: &[i64]) -> Result<Tensor> {
+    let dims = distinct_dims(dims, t.ndim(), |d| {
+        format!("dim {d} appears multiple times in the list of dims")
+    })?;
+    let out = flip_raw(t, &dims)?;
+    Ok(track(out, &[Some(t)], |_| {
+        Op::Shape(Backward::Flip { dims })
+    }))
+}
+
+fn flip_raw(t: &Tensor, dims: &[usize]) -> Result<Tensor> {
+    let l = t.layout();
+    if l.numel() == 0 || t.ndim() == 0 {
+        return kernels::cast(t, t.dtype());
+    }
+    let mut offset = l.offset as isize;
+    let mut strides: SmallVec<[isize; 4]> = l.strides.iter().map(|&s| s as isize).collect();
+    for &d in dims {
+        offset += (l.shape[d] as isize - 1) * strides[d];
+        strides[d] = -strides[d];
+    }
+    let (shape, nd) = (&l.shape, l.ndim());
+    let (inner, inner_stride) = (shape[nd - 1], strides[nd - 1]);
+    crate::any_dispatch!(t.dtype(), T => {
+        let src = T::slice(t.buffer()).ok_or_else(|| Error::Runtime("flip: storage dtype mismatch".into()))?;
+        let mut out = zeroed::<T>(l.numel())?;
+        fill_rows(&mut out, inner, |r, dst| {
+            // The start of output row `r`, from its index over the outer dims.
+            let (mut rem, mut o) = (r, offset);
+            for d in (0..nd - 1).rev() {
+                o += (rem % shape[d]) as isize * strides[d];
+                rem /= shape[d];
+            }
+            for x in dst.iter_mut() {
+                *x = src[o as usize];
+                o += inner_stride;
+            }
+        });
+        Tensor::from_vec(out, shape)
+    })
+}
+
+/// `roll(shifts, dims)`: entries shifted circularly along `dims` (along the flattened
+/// tensor when `dims` is empty), as a copy (RollBackward0).
+pub fn roll(t: &Tensor, shifts: &[i64], dims: &[i64]) -> Result<Tensor> {
+    if shifts.is_empty() {
+        return Err(Error::Runtime("`shifts` required".into()));
+    }
+    if shifts.len() != dims.len() && !(dims.is_empty() && shifts.len() == 1) {
+        return Err(Error::Runtime(format!(
+            "shifts and dimensions must align. shifts: {}, dims:{}",
+            shifts.len(),
+            dims.len()
+        )));
+    }
+    let mut out = if dims.is_empty() {
+        let flat = view_raw(&kernels::cast(t, t.dtype())?, &[t.numel()])?;
+        view_raw(&roll_dim_raw(&flat, 0, shifts[0])?, t.shape())?
+    } else {
+        if t.ndim() == 0 {
+            return Err(Error::Index(format!(
+                "Dimension specified as {} but tensor has no dimensions",
+                dims[0]
+            )));
+        }
+        let mut x = t.clone();
+        for (&s, &d) in shifts.iter().zip(dims) {
+            x = roll_dim_raw(&x, wrap_dim(d, t.ndim())?, s)?;
+        }
+        x
+    };
+    if out.same_storage(t) {
+        out = kernels::cast(&out, out.dtype())?;
+    }
+    let (shifts, dims) = (shifts.into(), dims.into());
+    Ok(track(out.detach(), &[Some(t)], |_| {
+        Op::Shape(Backward::Roll { shifts, dims })
+    }))
+}
+
+/// `t` rolled by `shift` along `dim`: its last `shift` entries, then the others.
+fn roll_dim_raw(t: &Tensor, dim: usize, shift: i64) -> Result<Tensor> {
+    let n = t.shape()[dim];
+    if n == 0 {
+        return Ok(t.clone());
+    }
+    let s = shift.rem_euclid(n as i64) as usize;
+    if s == 0 {
+        return Ok(t.clone());
+    }
+    let tail = region_raw(
+        t,
+        Region::Slice {
+            dim,
+            start: n - s,
+            len: s,
+        },
+    );
+    let head = region_raw(
+        t,
+        Region::Slice {
+            dim,
+            start: 0,
+            len: n - s,
+        },
+    );
+    cat_raw(&[tail, head], dim, t.dtype())
+}
+
+/// `tril(diagonal)` / `triu(diagonal)`: a copy keeping the entries on and below (above) the
+/// `diagonal`-th diagonal of the last two dims (TrilBackward0 / TriuBackward0).
+pub fn tril(t: &Tensor, diagonal: i64) -> Result<Tensor> {
+    triangle(t, diagonal, false)
+}
+
+pub fn triu(t: &Tensor, diagonal: i64) -> Result<Tensor> {
+    triangle(t, diagonal, true)
+}
+
+fn triangle(t: &Tensor, k: i64, upper: bool) -> Result<Tensor> {
+    let out = triangle_raw(t, k, upper)?;
+    Ok(track(out, &[Some(t)], |_| {
+        Op::Shape(Backward::Triangle { k, upper })
+    }))
+}
+
+/// In place: `tril_(diagonal)` / `triu_(diagonal)`.
+pub fn tril_(t: &Tensor, diagonal: i64) -> Result<()> {
+    super::inplace::apply(t, None, |pre| triangle(pre, diagonal, false))
+}
+
+pub fn triu_(t: &Tensor, diagonal: i64) -> Result<()> {
+    super::inplace::apply(t, None, |pre| triangle(pre, diagonal, true))
+}
+
+fn triangle_raw(t: &Tensor, k: i64, upper: bool) -> Result<Tensor> {
+    let nd = t.ndim();
+    if nd < 2 {
+        return Err(Error::Runtime(format!(
+            "{}: input tensor must have at least 2 dimensions",
+            if upper { "triu" } else { "tril" }
+        )));
+    }
+    let (rows, cols) = (t.shape()[nd - 2] as i64, t.shape()[nd - 1]);
+    crate::any_dispatch!(t.dtype(), T => {
+        let mut v = kernels::gather_cast::<T>(t);
+        fill_rows(&mut v, cols, |r, row| {
+            // Row i of its matrix keeps columns j with j - i <= k (tril) or >= k (triu).
+            let i = (r as i64) % rows;
+            let edge = i.saturating_add(k);
+            for (j, x) in row.iter_mut().enumerate() {
+                let j = j as i64;
+                if (upper && j < edge) || (!upper && j > edge) {
+                    *x = T::default();
+                }
+            }
+        });
+        Tensor::from_vec(v, t.shape())
+    })
+}
+
 #[derive(Clone)]
 pub enum Backward {
     View {
@@ -359,6 +1136,48 @@ pub enum Backward {
     Clone,
     /// The engine casts the grad back to the input's dtype.
     ToCopy,
+    /// A region view of an input of `shape`: its grad is embedded into zeros.
+    Region {
+        region: Region,
+        shape: Dims,
+    },
+    /// `embed` (the grad of a region view): its grad is the region of the grad again.
+    Embed {
+        region: Region,
+    },
+    Repeat {
+        repeats: Dims,
+        shape: Dims,
+    },
+    Flip {
+        dims: Dims,
+    },
+    Roll {
+        shifts: SmallVec<[i64; 4]>,
+        dims: SmallVec<[i64; 4]>,
+    },
+    Triangle {
+        k: i64,
+        upper: bool,
+    },
+    /// `sizes[i]`: input i's extent along `dim`; `None` for a skipped 1-d empty input.
+    Cat {
+        dim: usize,
+        sizes: SmallVec<[Option<usize>; 4]>,
+    },
+    Stack {
+        dim: usize,
+    },
+    /// Random ops whose result does not depend differentiably on their inputs: zero grads
+    /// of the inputs' `shapes` (NormalBackward1-3, BernoulliBackward0-2).
+    ZeroGrad {
+        name: &'static str,
+        shapes: SmallVec<[Dims; 2]>,
+    },
+    /// An op PyTorch records but cannot differentiate (its node is named "NotImplemented").
+    NotImplemented {
+        op: &'static str,
+    },
 }
 
 impl Backward {
@@ -373,6 +1192,17 @@ impl Backward {
             Backward::Restride { name, .. } => name,
             Backward::Clone => "CloneBackward0",
             Backward::ToCopy => "ToCopyBackward0",
+            Backward::Region { region, .. } => region.name(),
+            Backward::Embed { region } => region.embed_name(),
+            Backward::Repeat { .. } => "RepeatBackward0",
+            Backward::Flip { .. } => "FlipBackward0",
+            Backward::Roll { .. } => "RollBackward0",
+            Backward::Triangle { upper: false, .. } => "TrilBackward0",
+            Backward::Triangle { upper: true, .. } => "TriuBackward0",
+            Backward::Cat { .. } => "CatBackward0",
+            Backward::Stack { .. } => "StackBackward0",
+            Backward::ZeroGrad { name, .. } => name,
+            Backward::NotImplemented { .. } => "NotImplemented",
         }
     }
 
@@ -400,26 +1230,117 @@ impl Backward {
                 })
             }
             Backward::Clone | Backward::ToCopy => g.clone(),
+            Backward::Region { region, shape } => embed(g, shape, *region)?,
+            Backward::Embed { region } => region_view(g, *region),
+            Backward::Repeat { repeats, shape } => repeat_backward(g, repeats, shape)?,
+            Backward::Flip { dims } => {
+                flip(g, &dims.iter().map(|&d| d as i64).collect::<Vec<_>>())?
+            }
+            Backward::Roll { shifts, dims } => {
+                let back: Vec<i64> = shifts.iter().map(|s| s.wrapping_neg()).collect();
+                roll(g, &back, dims)?
+            }
+            Backward::Triangle { k, upper } => triangle(g, *k, *upper)?,
+            Backward::Cat { dim, sizes } => {
+                let mut start = 0;
+                let mut grads = Grads::new();
+                for size in sizes {
+                    grads.push(Some(match *size {
+                        Some(len) => {
+                            let piece = region_view(
+                                g,
+                                Region::Slice {
+                                    dim: *dim,
+                                    start,
+                                    len,
+                                },
+                            );
+                            start += len;
+                            piece
+                        }
+                        None => Tensor::zeros(&[0], g.dtype())?,
+                    }));
+                }
+                return Ok(grads);
+            }
+            Backward::Stack { dim } => {
+                return Ok(unbind(g, *dim as i64)?.into_iter().map(Some).collect());
+            }
+            Backward::ZeroGrad { shapes, .. } => {
+                return shapes
+                    .iter()
+                    .map(|s| Tensor::zeros(s, g.dtype()).map(Some))
+                    .collect();
+            }
+            Backward::NotImplemented { op } => {
+                return Err(Error::Runtime(format!(
+                    "derivative for {op} is not implemented"
+                )))
+            }
         };
         Ok(smallvec![Some(grad)])
     }
 }
 
 /// Rules of ops with several differentiable outputs (each output is `output_nr` i of one
-/// node). `apply` receives one grad per output, `None` where none arrived.
+/// node). `apply` receives one grad per output, `None` where none arrived; those count as
+/// zeros.
 #[derive(Clone)]
-pub enum MultiBackward {}
+pub enum MultiBackward {
+    /// `split`/`chunk` (SplitBackward0 / SplitWithSizesBackward0): piece i has `sizes[i]`
+    /// entries of `dim` of an input of `shape`.
+    Split {
+        dim: usize,
+        sizes: Vec<usize>,
+        shape: Dims,
+        name: &'static str,
+    },
+    /// `unbind(dim)` of an input of `shape`.
+    Unbind { dim: usize, shape: Dims },
+}
 
 impl MultiBackward {
     pub fn name(&self) -> &'static str {
-        match *self {}
+        match self {
+            MultiBackward::Split { name, .. } => name,
+            MultiBackward::Unbind { .. } => "UnbindBackward0",
+        }
     }
 
     pub fn has_saved(&self) -> bool {
-        match *self {}
+        false
     }
 
-    pub fn apply(&self, _grads: &[Option<Tensor>], _ctx: &Ctx) -> Result<Grads> {
-        match *self {}
+    pub fn apply(&self, grads: &[Option<Tensor>], _ctx: &Ctx) -> Result<Grads> {
+        let Some(dtype) = grads.iter().flatten().map(Tensor::dtype).next() else {
+            return Ok(smallvec![None]);
+        };
+        let (dim, shape, count) = match self {
+            MultiBackward::Split {
+                dim, sizes, shape, ..
+            } => (*dim, shape, sizes.len()),
+            MultiBackward::Unbind { dim, shape } => (*dim, shape, shape[*dim]),
+        };
+        let mut full = Vec::with_capacity(count);
+        for i in 0..count {
+            full.push(match grads.get(i) {
+                Some(Some(g)) => g.clone(),
+                _ => {
+                    let mut piece = shape.clone();
+                    match self {
+                        MultiBackward::Split { sizes, .. } => piece[dim] = sizes[i],
+                        MultiBackward::Unbind { .. } => {
+                            piece.remove(dim);
+                        }
+                    }
+                    Tensor::zeros(&piece, dtype)?
+                }
+            });
+        }
+        let grad = match self {
+            MultiBackward::Split { .. } => cat(&full, dim as i64)?,
+            MultiBackward::Unbind { .. } => stack(&full, dim as i64)?,
+        };
+        Ok(smallvec![Some(grad)])
     }
 }

@@ -179,6 +179,8 @@ pub fn tensor_from_data(data: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResu
     }
     // NumPy arrays and scalars: go through tolist(), keeping the array's dtype.
     let mut inferred: Option<DType> = None;
+    // An empty array's nested lists lose its trailing dims: take its shape instead.
+    let mut empty_array_shape: Option<Vec<usize>> = None;
     let owned;
     let data =
         if data.hasattr("tolist")? && data.hasattr("dtype")? && !data.is_instance_of::<PyList>() {
@@ -190,6 +192,9 @@ pub fn tensor_from_data(data: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResu
                 n if n.starts_with("int") || n.starts_with("uint") => Some(DType::I64),
                 _ => None,
             };
+            if data.getattr("size").and_then(|n| n.extract::<usize>()).ok() == Some(0) {
+                empty_array_shape = data.getattr("shape").and_then(|s| s.extract()).ok();
+            }
             owned = data.call_method0("tolist")?;
             &owned
         } else {
@@ -203,7 +208,10 @@ pub fn tensor_from_data(data: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResu
             Category::Floating => crate::dtype::DEFAULT_FLOAT,
         },
     };
-    let shape = data_shape(data)?;
+    let shape = match empty_array_shape {
+        Some(s) => s,
+        None => data_shape(data)?,
+    };
     let mut sink = Sink::new(dtype, checked_numel(&shape)?);
     store(data, 0, &shape, &mut sink)?;
     Ok(Tensor::from_buffer(sink.into_buffer(), &shape)?)

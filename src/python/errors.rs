@@ -3,10 +3,34 @@
 
 use crate::error::{Error, ErrorKind};
 use pyo3::exceptions::{PyIndexError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
 use pyo3::PyErr;
 
 impl From<Error> for PyErr {
     fn from(e: Error) -> PyErr {
+        // An exception raised by user code inside the engine goes back unchanged.
+        if let Error::External(payload) = &e {
+            if let Some(err) = payload.downcast_ref::<PyErr>() {
+                return Python::with_gil(|py| err.clone_ref(py));
+            }
+        }
+        // Anomaly mode: warn with the forward stack of the failing node, as PyTorch does.
+        if let Error::Anomaly {
+            node,
+            trace: Some(trace),
+            ..
+        } = &e
+        {
+            Python::with_gil(|py| {
+                let msg = format!("Error detected in {node}. Traceback of forward call that caused the error:\n{trace}");
+                let _ = PyErr::warn(
+                    py,
+                    &py.get_type::<pyo3::exceptions::PyUserWarning>(),
+                    &std::ffi::CString::new(msg).unwrap_or_default(),
+                    1,
+                );
+            });
+        }
         let msg = e.to_string();
         match e.kind() {
             ErrorKind::Runtime => PyRuntimeError::new_err(msg),

@@ -12,7 +12,7 @@ use pyo3::exceptions::{PyNotImplementedError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-fn finish(t: Tensor, requires_grad: bool) -> PyResult<PyTensor> {
+pub(super) fn finish(t: Tensor, requires_grad: bool) -> PyResult<PyTensor> {
     if requires_grad {
         if !t.dtype().is_floating_point() {
             // The factories' wording (capitalised), not the setter's.

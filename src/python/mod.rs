@@ -7,6 +7,7 @@ mod convert;
 mod dtype;
 mod errors;
 mod functions;
+mod hooks;
 mod tensor;
 mod tensor_index;
 mod tensor_linalg;
@@ -51,6 +52,7 @@ fn ferrograd_c(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(autograd::is_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(autograd::_set_grad_enabled, m)?)?;
     m.add_function(wrap_pyfunction!(autograd::_live_nodes, m)?)?;
+    hooks::register(m)?;
     tensor_math::register(m)?;
     tensor_reduce::register(m)?;
     tensor_shape::register(m)?;

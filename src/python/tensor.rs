@@ -489,15 +489,6 @@ impl PyTensor {
         Ok(wrap(shape::t(&self.tensor)?))
     }
 
-    #[getter(T)]
-    fn get_t(&self) -> PyResult<PyTensor> {
-        let n = self.tensor.ndim() as i64;
-        if n < 2 {
-            return Ok(wrap(self.tensor.clone()));
-        }
-        Ok(wrap(shape::transpose(&self.tensor, 0, n - 1)?))
-    }
-
     fn view_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
         let s: Vec<i64> = other.tensor.shape().iter().map(|&d| d as i64).collect();
         Ok(wrap(shape::view(&self.tensor, &s)?))

@@ -2,7 +2,17 @@
 
 from .. import _C
 from .._C import Tensor
-from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from . import anomaly_mode, function, grad_mode
+from .anomaly_mode import detect_anomaly, set_detect_anomaly
+from .function import Function, FunctionCtx, once_differentiable
+from .grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 
 __all__ = [
     "backward",
@@ -11,6 +21,11 @@ __all__ = [
     "enable_grad",
     "set_grad_enabled",
     "is_grad_enabled",
+    "inference_mode",
+    "Function",
+    "once_differentiable",
+    "detect_anomaly",
+    "set_detect_anomaly",
 ]
 
 
@@ -62,3 +77,7 @@ def grad(
 
         result = [zeros_like(i) if g is None else g for g, i in zip(result, ins)]
     return tuple(result)
+
+
+from . import functional  # noqa: E402
+from .gradcheck import gradcheck, gradgradcheck  # noqa: E402

@@ -4,7 +4,16 @@ import functools
 
 from .. import _C
 
-__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
+__all__ = [
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "is_grad_enabled",
+    "inference_mode",
+    "is_inference_mode_enabled",
+]
+
+is_inference_mode_enabled = _C.is_inference_mode_enabled
 
 is_grad_enabled = _C.is_grad_enabled
 
@@ -76,3 +85,35 @@ class set_grad_enabled(_GradModeContext):
 
     def clone(self):
         return self.__class__(self._enabled)
+
+
+class inference_mode(_GradModeContext):
+    """Like ``no_grad``, and tensors made inside may never join a graph later."""
+
+    def __init__(self, mode=True):
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        self._prev = _C.is_grad_enabled()
+        self._prev_inference = _C.is_inference_mode_enabled()
+        if self.mode:
+            _C._set_grad_enabled(False)
+        _C._set_inference_mode(self.mode)
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        _C._set_grad_enabled(self._prev)
+        _C._set_inference_mode(self._prev_inference)
+        return False
+
+    def __call__(self, func):
+        mode = self.mode
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with inference_mode(mode):
+                return func(*args, **kwargs)
+
+        return wrapper
+
+    def clone(self):
+        return self.__class__(self.mode)
