@@ -222,8 +222,10 @@ def child(case, label):
 
 
 def run_child(case, label):
+    threads = os.environ.get("FERROGRAD_NUM_THREADS")
+    extra = ["--threads", threads] if threads else []
     out = subprocess.run(
-        [sys.executable, __file__, "--child", case, label],
+        [sys.executable, __file__, "--child", case, label, *extra],
         capture_output=True,
         text=True,
         timeout=1200,
@@ -278,8 +280,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cases", nargs="*", help="case names (default: all)")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument(
+        "--threads", type=int, help="threads for both libraries (default: each one's own)"
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.threads:
+        # Read by ferrograd when its pool starts (on the first parallel kernel).
+        os.environ["FERROGRAD_NUM_THREADS"] = str(args.threads)
+        if torch:
+            torch.set_num_threads(args.threads)
     if args.child:
         child(*args.child)
         return

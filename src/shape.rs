@@ -253,8 +253,8 @@ impl Layout {
     }
 }
 
-/// A requested shape as PyTorch prints it in messages (`[-1, 3]`).
-fn invalid_shape_text(requested: &[i64]) -> String {
+/// A list of ints as PyTorch prints it in messages (`[-1, 3]`).
+pub fn format_i64s(requested: &[i64]) -> String {
     let parts: Vec<String> = requested.iter().map(|d| d.to_string()).collect();
     format!("[{}]", parts.join(", "))
 }
@@ -262,7 +262,7 @@ fn invalid_shape_text(requested: &[i64]) -> String {
 /// Resolve a requested shape that may contain one `-1` against `numel`.
 pub fn infer_shape(requested: &[i64], numel: usize) -> Result<Dims> {
     let invalid = || Error::InvalidShape {
-        shape: invalid_shape_text(requested),
+        shape: format_i64s(requested),
         numel,
     };
     let mut infer_at = None;
@@ -278,7 +278,7 @@ pub fn infer_shape(requested: &[i64], numel: usize) -> Result<Dims> {
         } else if d < 0 {
             return Err(Error::Runtime(format!(
                 "invalid shape dimension {d} at index {i} of shape {}",
-                invalid_shape_text(requested)
+                format_i64s(requested)
             )));
         } else {
             known = known.checked_mul(d as usize).ok_or_else(invalid)?;
@@ -290,7 +290,7 @@ pub fn infer_shape(requested: &[i64], numel: usize) -> Result<Dims> {
             if known == 0 && numel == 0 {
                 return Err(Error::Runtime(format!(
                     "cannot reshape tensor of 0 elements into shape {} because the unspecified dimension size -1 can be any value and is ambiguous",
-                    invalid_shape_text(requested)
+                    format_i64s(requested)
                 )));
             }
             if known == 0 || !numel.is_multiple_of(known) {
@@ -338,6 +338,33 @@ mod tests {
         assert!(!t.is_contiguous());
         assert!(t.view_strides(&[6]).is_none());
         assert!(t.view_strides(&[3, 2, 1]).is_some());
+    }
+
+    #[test]
+    fn every_empty_layout_is_contiguous() {
+        let l = Layout {
+            shape: [0, 2].as_slice().into(),
+            strides: [1, 5].as_slice().into(),
+            offset: 0,
+        };
+        assert!(l.is_contiguous());
+        assert!(!Layout::contiguous(&[2, 3]).transpose(0, 1).is_contiguous());
+    }
+
+    #[test]
+    fn broadcast_gives_new_leading_size_one_dims_pytorch_strides() {
+        let l = Layout::contiguous(&[3]);
+        assert_eq!(l.broadcast_to(&[1, 3]).unwrap().strides.as_slice(), &[3, 1]);
+        assert_eq!(
+            l.broadcast_to(&[1, 1, 3]).unwrap().strides.as_slice(),
+            &[3, 3, 1]
+        );
+        assert_eq!(
+            l.broadcast_to(&[2, 1, 3]).unwrap().strides.as_slice(),
+            &[0, 3, 1]
+        );
+        let e = l.broadcast_to(&[2, 4]).unwrap_err().to_string();
+        assert!(e.starts_with("The expanded size of the tensor (4) must match the existing size (3) at non-singleton dimension 1."));
     }
 
     #[test]

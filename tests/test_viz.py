@@ -59,8 +59,15 @@ def test_tutorial_graph():
     assert source.startswith("digraph {\n") and source.endswith("}\n")
     nodes, edges = parse(source)
     assert sorted(label for label, _ in nodes.values()) == sorted(
-        ["()", "MeanBackward0", "MulBackward0", "MulBackward0", "AddBackward0",
-         "AccumulateGrad", "x\n (2, 2)"]
+        [
+            "()",
+            "MeanBackward0",
+            "MulBackward0",
+            "MulBackward0",
+            "AddBackward0",
+            "AccumulateGrad",
+            "x\n (2, 2)",
+        ]
     )
     assert labelled_edges(source) == Counter(
         {

@@ -54,6 +54,23 @@ pub fn backward(
     .map(|_| ())
 }
 
+/// `backward(inputs=...)`: accumulates only into `inputs` (leaves or not).
+pub fn backward_into(
+    roots: &[Tensor],
+    grad_roots: &[Option<Tensor>],
+    retain_graph: Option<bool>,
+    create_graph: bool,
+    inputs: &[Tensor],
+) -> Result<()> {
+    let grads = grad(roots, inputs, grad_roots, retain_graph, create_graph, true)?;
+    for (t, g) in inputs.iter().zip(grads) {
+        if let Some(g) = g {
+            accumulate_grad(t, &g, create_graph)?;
+        }
+    }
+    Ok(())
+}
+
 /// `autograd.grad`: returns d(outputs)/d(inputs) without touching `.grad`.
 pub fn grad(
     outputs: &[Tensor],

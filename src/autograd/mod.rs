@@ -6,7 +6,7 @@ pub mod graph;
 pub mod hooks;
 pub mod mode;
 
-pub use engine::{backward, grad};
+pub use engine::{backward, backward_into, grad};
 pub use graph::{live_nodes, NodeRef};
 pub use mode::{is_grad_enabled, set_grad_enabled, GradModeGuard};
 

@@ -108,7 +108,13 @@ fn long_chain_backpropagates_and_frees_without_recursion() {
             assert!((g - 1.0001f64.powi(100_000)).abs() < 1e-6 * g);
             drop(y);
             drop(x);
-            assert_eq!(live_nodes(), before);
+            // Other tests run in parallel and hold a few nodes of their own: the 100k-node
+            // chain must be gone, not the counter exactly equal.
+            assert!(
+                live_nodes() < before + 1000,
+                "chain not freed: {} live",
+                live_nodes()
+            );
         })
         .unwrap();
     handle.join().unwrap();

@@ -5,6 +5,7 @@
 //! split across the rayon pool; below it, kernels run sequentially on the calling thread with
 //! no thread-pool hand-off, which is what keeps small-tensor ops cheap.
 
+pub mod conv;
 pub mod elementwise;
 pub mod index;
 pub mod matmul;

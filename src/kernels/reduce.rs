@@ -72,6 +72,17 @@ pub trait Fold<T: Element>: Sync {
         }
         acc
     }
+    /// Folds rows of `acc.len()` side-by-side elements (the outer loop shape), one row at
+    /// each of `offsets`, the first with index `i0`.
+    #[inline]
+    fn rows(&self, acc: &mut [Self::Acc], data: &[T], offsets: &[usize], i0: usize) {
+        let w = acc.len();
+        for (r, &off) in offsets.iter().enumerate() {
+            for (a, &x) in acc.iter_mut().zip(&data[off..off + w]) {
+                *a = self.step(*a, x, i0 + r);
+            }
+        }
+    }
     /// Combines two partial results, `a` covering the elements before `b`'s.
     fn merge(&self, a: Self::Acc, b: Self::Acc) -> Self::Acc;
     fn finish(&self, acc: Self::Acc) -> Self::Out;
@@ -89,6 +100,16 @@ pub trait Accumulate: Element {
     fn mul(a: Self::Acc, b: Self::Acc) -> Self::Acc;
     /// The sum of a contiguous run (vectorised where it matters).
     fn sum_run(xs: &[Self]) -> Self::Acc;
+    /// Adds rows of `acc.len()` elements, one at each of `offsets`, into `acc`.
+    #[inline]
+    fn add_rows(acc: &mut [Self::Acc], data: &[Self], offsets: &[usize]) {
+        let w = acc.len();
+        for &off in offsets {
+            for (a, &x) in acc.iter_mut().zip(&data[off..off + w]) {
+                *a = Self::add(*a, x.widen());
+            }
+        }
+    }
     /// `acc / div` in the output type (`div` is 1 for sums, the count for means).
     fn out(acc: Self::Acc, div: f64) -> Self::Out;
 }
@@ -144,6 +165,34 @@ fn sum_f64_body(xs: &[f64]) -> f64 {
         .sum()
 }
 
+/// Adds up to `ROWS` rows in f32 (vectorised across the row), then into the f64 `acc`.
+#[inline(always)]
+fn add_rows_f32_body(acc: &mut [f64], data: &[f32], offsets: &[usize]) {
+    let w = acc.len().min(TILE);
+    let mut part = [0f32; TILE];
+    for rows in offsets.chunks(ROWS) {
+        let part = &mut part[..w];
+        part.fill(0.0);
+        for &off in rows {
+            for (p, &x) in part.iter_mut().zip(&data[off..off + w]) {
+                *p += x;
+            }
+        }
+        for (a, &p) in acc.iter_mut().zip(part.iter()) {
+            *a += p as f64;
+        }
+    }
+}
+
+fn add_rows_f32(acc: &mut [f64], data: &[f32], offsets: &[usize]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU supports AVX2 (checked at run time just above).
+        return unsafe { avx2::add_rows_f32(acc, data, offsets) };
+    }
+    add_rows_f32_body(acc, data, offsets)
+}
+
 /// The same loops compiled for AVX2 (chosen at run time); they add in the same order, so
 /// both versions give identical results.
 #[cfg(target_arch = "x86_64")]
@@ -155,6 +204,10 @@ mod avx2 {
     #[target_feature(enable = "avx2")]
     pub fn sum_f64(xs: &[f64]) -> f64 {
         super::sum_f64_body(xs)
+    }
+    #[target_feature(enable = "avx2")]
+    pub fn add_rows_f32(acc: &mut [f64], data: &[f32], offsets: &[usize]) {
+        super::add_rows_f32_body(acc, data, offsets)
     }
 }
 
@@ -207,6 +260,9 @@ impl Accumulate for f32 {
     }
     fn sum_run(xs: &[f32]) -> f64 {
         sum_f32(xs)
+    }
+    fn add_rows(acc: &mut [f64], data: &[f32], offsets: &[usize]) {
+        add_rows_f32(acc, data, offsets)
     }
     #[inline]
     fn out(acc: f64, div: f64) -> f32 {
@@ -312,6 +368,10 @@ impl<T: Accumulate> Fold<T> for Sum {
     #[inline]
     fn run(&self, acc: T::Acc, xs: &[T], _: usize) -> T::Acc {
         T::add(acc, T::sum_run(xs))
+    }
+    #[inline]
+    fn rows(&self, acc: &mut [T::Acc], data: &[T], offsets: &[usize], _: usize) {
+        T::add_rows(acc, data, offsets)
     }
     #[inline(always)]
     fn merge(&self, a: T::Acc, b: T::Acc) -> T::Acc {
@@ -696,8 +756,9 @@ impl Plan {
         let kept = coalesce((0..l.ndim()).filter(|d| !dims.contains(d)).map(pair));
         let mut red: Vec<(usize, usize)> = dims.iter().map(|&d| pair(d)).collect();
         if !ordered {
-            // Any order gives the same result: walk the largest strides outermost.
-            red.sort_by(|a, b| b.1.cmp(&a.1));
+            // Any order gives the same result: walk broadcast (stride-0) dims outermost, then
+            // the largest strides, so that the innermost dim is the densest.
+            red.sort_by_key(|&(_, s)| std::cmp::Reverse(if s == 0 { usize::MAX } else { s }));
         }
         let red = coalesce(red.into_iter());
         Plan {
@@ -780,14 +841,18 @@ impl Plan {
         let mut acc: Vec<F::Acc> = (o..o + width).map(|o| fold.init(o)).collect();
         let per0 = self.per_outer_red();
         let mut i = r0.start * per0;
+        let mut offsets: Vec<usize> = Vec::with_capacity(ROWS);
         for k0 in r0 {
             walk(&rs[1..], &rst[1..], base + k0 * rst[0], 0, per0, |off| {
-                for (a, &x) in acc.iter_mut().zip(&data[off..off + width]) {
-                    *a = fold.step(*a, x, i);
+                offsets.push(off);
+                if offsets.len() == ROWS {
+                    fold.rows(&mut acc, data, &offsets, i);
+                    i += ROWS;
+                    offsets.clear();
                 }
-                i += 1;
             });
         }
+        fold.rows(&mut acc, data, &offsets, i);
         acc
     }
 }
@@ -803,6 +868,8 @@ fn split(n: usize, parts: usize, align: usize) -> Vec<Range<usize>> {
 
 /// Column tile of the outer loop shape: its accumulators stay in L1.
 const TILE: usize = 1024;
+/// Rows the outer loop shape hands a fold at once (float32 sums add them in f32).
+const ROWS: usize = 16;
 
 /// Reduces `t` (elements of type `T`) over the sorted, distinct `dims`; the outputs come in
 /// row-major order of the kept dims (the keepdim shape).
@@ -1018,8 +1085,8 @@ pub fn scan<T: Accumulate, const PROD: bool>(
     Tensor::from_vec(out, t.shape())
 }
 
-/// `softmax` (or `log_softmax` when `log`) along `dim` of a contiguous float tensor; the
-/// exponentials are summed in f64.
+/// `softmax` (or `log_softmax` when `log`) along `dim` of a contiguous float tensor, shifted
+/// by each line's max; the exponentials are summed in f64.
 pub fn softmax<T: Element + Float>(t: &Tensor, dim: usize, log: bool) -> Result<Tensor> {
     let (src, _, n, inner) = around::<T>(t, dim)?;
     let mut out = alloc(src.len(), T::default())?;
@@ -1035,12 +1102,7 @@ pub fn softmax<T: Element + Float>(t: &Tensor, dim: usize, log: bool) -> Result<
                     }
                 }
             }
-            // An infinite max would give inf - inf: shift by 0 there instead.
-            for m in max.iter_mut() {
-                if m.is_infinite() {
-                    *m = T::zero();
-                }
-            }
+            // (An infinite max gives inf - inf = NaN, which PyTorch's softmax gives too.)
             sum.fill(0.0);
             for (row, drow) in s.chunks_exact(inner).zip(d.chunks_exact_mut(inner)) {
                 for (((acc, &m), &x), y) in sum.iter_mut().zip(&max).zip(row).zip(drow) {

@@ -23,8 +23,8 @@ pub enum Operand<'a> {
     Scalar(Scalar),
 }
 
-impl Operand<'_> {
-    pub fn tensor(&self) -> Option<&Tensor> {
+impl<'a> Operand<'a> {
+    pub fn tensor(&self) -> Option<&'a Tensor> {
         match self {
             Operand::Tensor(t) => Some(t),
             Operand::Scalar(_) => None,
@@ -72,9 +72,9 @@ pub trait Num: Element {
     fn floor_div(self, o: Self) -> Self;
     fn trunc_div(self, o: Self) -> Self;
     /// The larger value; NaN if either is NaN.
-    fn maximum(self, o: Self) -> Self;
+    fn max_nan(self, o: Self) -> Self;
     /// The smaller value; NaN if either is NaN.
-    fn minimum(self, o: Self) -> Self;
+    fn min_nan(self, o: Self) -> Self;
 }
 
 macro_rules! float_num {
@@ -140,19 +140,20 @@ macro_rules! float_num {
                 (self / o).trunc()
             }
             #[inline]
-            fn maximum(self, o: Self) -> Self {
-                if self.is_nan() || self > o {
-                    self
-                } else {
+            fn max_nan(self, o: Self) -> Self {
+                // Ties keep `self` (so maximum(-0.0, 0.0) is -0.0, as PyTorch's).
+                if o.is_nan() || self < o {
                     o
+                } else {
+                    self
                 }
             }
             #[inline]
-            fn minimum(self, o: Self) -> Self {
-                if self.is_nan() || self < o {
-                    self
-                } else {
+            fn min_nan(self, o: Self) -> Self {
+                if o.is_nan() || o < self {
                     o
+                } else {
+                    self
                 }
             }
         }
@@ -233,11 +234,11 @@ impl Num for i64 {
         self.div(o)
     }
     #[inline]
-    fn maximum(self, o: Self) -> Self {
+    fn max_nan(self, o: Self) -> Self {
         self.max(o)
     }
     #[inline]
-    fn minimum(self, o: Self) -> Self {
+    fn min_nan(self, o: Self) -> Self {
         self.min(o)
     }
 }
@@ -312,11 +313,11 @@ macro_rules! with_bin_fn {
                 $body
             }
             BinOp::Max => {
-                let $f = <$T as Num>::maximum;
+                let $f = <$T as Num>::max_nan;
                 $body
             }
             BinOp::Min => {
-                let $f = <$T as Num>::minimum;
+                let $f = <$T as Num>::min_nan;
                 $body
             }
         }
@@ -395,16 +396,17 @@ fn check_nonzero_divisor(b: Operand) -> Result<()> {
     Ok(())
 }
 
-/// PyTorch refuses `-` when either operand (a tensor or a Python scalar) is bool.
+/// PyTorch refuses `-` when either operand (a tensor or a Python scalar) is bool
+/// (NotImplementedError).
 fn check_sub_operands(a: &Tensor, b: &Operand) -> Result<()> {
     let b_bool = match b {
         Operand::Tensor(t) => t.dtype() == DType::Bool,
         Operand::Scalar(s) => matches!(s, Scalar::Bool(_)),
     };
     match (a.dtype() == DType::Bool, b_bool) {
-        (true, true) => Err(Error::Runtime("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.".into())),
+        (true, true) => Err(Error::NotImplemented("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.".into())),
         (false, false) => Ok(()),
-        _ => Err(Error::Runtime("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into())),
+        _ => Err(Error::NotImplemented("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into())),
     }
 }
 
@@ -788,24 +790,24 @@ fn clamp_raw(x: &Tensor, lo: Option<Operand>, hi: Option<Operand>, dtype: DType)
         match (lo, hi) {
             (Some(Operand::Scalar(l)), Some(Operand::Scalar(h))) => {
                 let (l, h): (T, T) = (scalar_as(l), scalar_as(h));
-                kernels::unary::<T, T>(&xc, move |v| v.maximum(l).minimum(h))
+                kernels::unary::<T, T>(&xc, move |v| v.max_nan(l).min_nan(h))
             }
             (Some(Operand::Scalar(l)), None) => {
                 let l: T = scalar_as(l);
-                kernels::unary::<T, T>(&xc, move |v| v.maximum(l))
+                kernels::unary::<T, T>(&xc, move |v| v.max_nan(l))
             }
             (None, Some(Operand::Scalar(h))) => {
                 let h: T = scalar_as(h);
-                kernels::unary::<T, T>(&xc, move |v| v.minimum(h))
+                kernels::unary::<T, T>(&xc, move |v| v.min_nan(h))
             }
-            (Some(l), Some(h)) => kernels::ternary::<T, T, T, T>(
+            (Some(l), Some(h)) => kernels::elementwise::ternary::<T, T, T, T>(
                 &xc,
                 &l.to_tensor(dtype)?,
                 &h.to_tensor(dtype)?,
-                |v, l, h| v.maximum(l).minimum(h),
+                |v, l, h| v.max_nan(l).min_nan(h),
             ),
-            (Some(l), None) => kernels::binary::<T, T>(&xc, &l.to_tensor(dtype)?, T::maximum),
-            (None, Some(h)) => kernels::binary::<T, T>(&xc, &h.to_tensor(dtype)?, T::minimum),
+            (Some(l), None) => kernels::binary::<T, T>(&xc, &l.to_tensor(dtype)?, T::max_nan),
+            (None, Some(h)) => kernels::binary::<T, T>(&xc, &h.to_tensor(dtype)?, T::min_nan),
             (None, None) => Ok(xc.detach()),
         }
     })
@@ -835,7 +837,12 @@ fn select_raw(cond: &Tensor, x: Operand, y: Operand, dtype: DType) -> Result<Ten
     let (xt, yt) = (x.to_tensor(dtype)?, y.to_tensor(dtype)?);
     macro_rules! go {
         ($T:ty) => {
-            kernels::ternary::<bool, $T, $T, $T>(cond, &xt, &yt, |c, a, b| if c { a } else { b })
+            kernels::elementwise::ternary::<bool, $T, $T, $T>(
+                cond,
+                &xt,
+                &yt,
+                |c, a, b| if c { a } else { b },
+            )
         };
     }
     match dtype {
@@ -1299,7 +1306,7 @@ fn clamp_weights<T: Num>(
     };
     let w = |b: bool| T::from_f64(if b { 1.0 } else { 0.0 });
     let half = |b: bool| T::from_f64(if b { 0.5 } else { 0.0 });
-    let wx = kernels::ternary::<T, T, T, T>(x, &lo, &hi, move |v, l, h| {
+    let wx = kernels::elementwise::ternary::<T, T, T, T>(x, &lo, &hi, move |v, l, h| {
         if v < l || v > h {
             w(false)
         } else if (v == l || v == h) && l < h {
@@ -1308,14 +1315,14 @@ fn clamp_weights<T: Num>(
             w(true)
         }
     })?;
-    let wl = kernels::ternary::<T, T, T, T>(x, &lo, &hi, move |v, l, h| {
+    let wl = kernels::elementwise::ternary::<T, T, T, T>(x, &lo, &hi, move |v, l, h| {
         if v < l && l <= h {
             w(true)
         } else {
             half(v == l && l < h)
         }
     })?;
-    let wh = kernels::ternary::<T, T, T, T>(x, &lo, &hi, move |v, l, h| {
+    let wh = kernels::elementwise::ternary::<T, T, T, T>(x, &lo, &hi, move |v, l, h| {
         if (v > h && l <= h) || l > h {
             w(true)
         } else {
@@ -1354,25 +1361,19 @@ mod tests {
 
     #[test]
     fn python_style_division_and_remainder() {
-        for (a, b) in [
-            (7.0f64, 2.0),
-            (-7.0, 2.0),
-            (7.0, -2.0),
-            (-7.0, -2.0),
-            (0.5, 0.1),
-        ] {
+        for (a, b) in [(7.0f64, 2.0), (-7.0, 2.0), (7.0, -2.0), (-7.0, -2.0)] {
             let (q, r) = (a.floor_div(b), a.rem(b));
             assert_eq!(q, (a / b).floor(), "{a} // {b}");
             assert!((q * b + r - a).abs() < 1e-12, "{a} % {b}");
         }
-        // 0.5 // 0.1 is 4 in Python (0.1 is slightly above 1/10), not round(5.000...).
+        // 0.5 // 0.1 is 4 in Python (0.1 is slightly above 1/10), though 0.5 / 0.1 rounds to 5.
         assert_eq!(0.5f64.floor_div(0.1), 4.0);
         assert_eq!((-0.0f64).floor_div(3.0).to_bits(), (-0.0f64).to_bits());
         assert_eq!(7i64.floor_div(-2), -4);
         assert_eq!((-7i64).rem(2), 1);
         assert_eq!(i64::MIN.floor_div(-1), i64::MIN);
         assert_eq!(i64::MIN.rem(-1), 0);
-        assert!(f64::NAN.maximum(1.0).is_nan() && 1.0f64.maximum(f64::NAN).is_nan());
+        assert!(f64::NAN.max_nan(1.0).is_nan() && 1.0f64.max_nan(f64::NAN).is_nan());
     }
 
     #[test]

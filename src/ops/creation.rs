@@ -7,7 +7,7 @@
 //! (`shape::Backward::ZeroGrad`).
 
 use super::reduce::type_word;
-use super::shape::Backward as ShapeOp;
+use super::shape::{zeroed, Backward as ShapeOp};
 use super::{track, Backward as Op};
 use crate::any_dispatch;
 use crate::dtype::DType;
@@ -17,19 +17,15 @@ use crate::random::{Rng, GENERATOR};
 use crate::shape::{broadcast_shapes, checked_numel, Dims};
 use crate::storage::Element;
 use crate::tensor::Tensor;
+use num_traits::Float;
 use smallvec::smallvec;
 
 /// `f(i)` for `i in 0..n`, collected into a tensor of `shape` and dtype `T`.
-fn generate<T: Element>(shape: &[usize], f: impl FnMut(usize) -> T) -> Result<Tensor> {
-    let n = checked_numel(shape)?;
-    let mut v: Vec<T> = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| {
-        Error::Runtime(format!(
-            "[enforce fail at alloc_cpu.cpp] . DefaultCPUAllocator: can't allocate memory: you tried to allocate {} bytes.",
-            n.saturating_mul(std::mem::size_of::<T>())
-        ))
-    })?;
-    v.extend((0..n).map(f));
+fn generate<T: Element>(shape: &[usize], mut f: impl FnMut(usize) -> T) -> Result<Tensor> {
+    let mut v = zeroed::<T>(checked_numel(shape)?)?;
+    for (i, x) in v.iter_mut().enumerate() {
+        *x = f(i);
+    }
     Tensor::from_vec(v, shape)
 }
 
@@ -55,12 +51,13 @@ fn check_steps(steps: i64) -> Result<usize> {
 }
 
 /// The `i`-th of `steps` points from `start` to `end`, computed from whichever end is
-/// nearer (PyTorch's symmetric formula, which hits `end` exactly).
-fn spaced(start: f64, end: f64, step: f64, steps: usize, i: usize) -> f64 {
-    if i < steps / 2 {
-        start + step * i as f64
+/// nearer (PyTorch's symmetric formula, which hits `end` exactly); one point is `start`.
+fn spaced<F: Float>(start: F, end: F, step: F, steps: usize, i: usize) -> F {
+    let n = |k: usize| F::from(k).unwrap_or_else(F::nan);
+    if i < steps / 2 || steps == 1 {
+        start + step * n(i)
     } else {
-        end - step * (steps - 1 - i) as f64
+        end - step * n(steps - 1 - i)
     }
 }
 
@@ -73,14 +70,7 @@ pub fn linspace(start: f64, end: f64, steps: i64, dtype: DType) -> Result<Tensor
         DType::Bool => Err(not_for("linspace_cpu", dtype)),
         DType::F32 => {
             let (s, e) = (start as f32, end as f32);
-            let step = (e - s) / div as f32;
-            generate::<f32>(&[steps], |i| {
-                if i < steps / 2 {
-                    s + step * i as f32
-                } else {
-                    e - step * (steps - 1 - i) as f32
-                }
-            })
+            generate::<f32>(&[steps], |i| spaced(s, e, (e - s) / div as f32, steps, i))
         }
         DType::F64 => generate::<f64>(&[steps], |i| {
             spaced(start, end, (end - start) / div as f64, steps, i)
@@ -218,12 +208,14 @@ pub fn normal(mean: Param<'_>, std: Param<'_>) -> Result<Tensor> {
     check_floating("normal_kernel_cpu", dtype)?;
     match (std, st) {
         (Param::Float(s), _) => check_std(s)?,
-        (_, Some(s)) => {
-            if kernels::gather_cast::<f64>(s).iter().any(|&x| !(x >= 0.0)) {
-                return Err(Error::Runtime(
-                    "normal expects all elements of std >= 0.0".into(),
-                ));
-            }
+        (_, Some(s))
+            if kernels::gather_cast::<f64>(s)
+                .iter()
+                .any(|&x| x.is_nan() || x < 0.0) =>
+        {
+            return Err(Error::Runtime(
+                "normal expects all elements of std >= 0.0".into(),
+            ));
         }
         _ => {}
     }
@@ -357,7 +349,7 @@ pub fn multinomial(t: &Tensor, num_samples: i64, replacement: bool) -> Result<Te
         ));
     }
     let weights = kernels::gather_cast::<f64>(t);
-    if weights.iter().any(|&w| !(w >= 0.0) || w.is_infinite()) {
+    if weights.iter().any(|&w| !w.is_finite() || w < 0.0) {
         return Err(Error::Runtime(
             "probability tensor contains either `inf`, `nan` or element < 0".into(),
         ));
@@ -407,4 +399,53 @@ fn pick_category(w: &[f64], g: &mut Rng) -> usize {
         return last;
     }
     w.iter().position(|&x| x >= 0.0).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linspace_matches_pytorch_formula() {
+        let t = linspace(0.0, 10.0, 4, DType::I64).unwrap();
+        assert_eq!(t.to_vec::<i64>(), vec![0, 3, 6, 10]);
+        assert_eq!(
+            linspace(3.0, 5.0, 1, DType::F32).unwrap().to_vec::<f32>(),
+            vec![3.0]
+        );
+        assert_eq!(linspace(0.0, 1.0, 0, DType::F64).unwrap().numel(), 0);
+        assert!(linspace(0.0, 1.0, -1, DType::F32).is_err());
+        assert!(linspace(0.0, 1.0, 2, DType::Bool).is_err());
+        let l = logspace(0.0, 2.0, 3, 10.0, DType::F64)
+            .unwrap()
+            .to_vec::<f64>();
+        assert_eq!(l, vec![1.0, 10.0, 100.0]);
+    }
+
+    #[test]
+    fn eye_and_permutations() {
+        assert_eq!(
+            eye(2, Some(3), DType::I64).unwrap().to_vec::<i64>(),
+            vec![1, 0, 0, 0, 1, 0]
+        );
+        assert!(eye(-1, None, DType::F32).is_err());
+        let mut p = randperm(20, DType::I64).unwrap().to_vec::<i64>();
+        p.sort();
+        assert_eq!(p, (0..20).collect::<Vec<_>>());
+        let r = randint(-3, 2, &[100], DType::I64).unwrap().to_vec::<i64>();
+        assert!(r.iter().all(|x| (-3..2).contains(x)));
+        assert!(randint(i64::MIN, i64::MAX, &[10], DType::I64).is_ok());
+        assert!(randint(2, 2, &[1], DType::I64).is_err());
+    }
+
+    #[test]
+    fn multinomial_without_replacement_takes_each_category_once() {
+        let w = Tensor::from_vec(vec![1.0f64, 0.0, 2.0, 5.0], &[4]).unwrap();
+        let mut s = multinomial(&w, 4, false).unwrap().to_vec::<i64>();
+        assert_eq!(s[3], 1, "the zero-weight category comes last");
+        s.sort();
+        assert_eq!(s, vec![0, 1, 2, 3]);
+        assert!(multinomial(&w, 5, false).is_err());
+        assert_eq!(multinomial(&w, 7, true).unwrap().numel(), 7);
+    }
 }

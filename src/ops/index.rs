@@ -386,10 +386,11 @@ enum Rule {
     Index,
     /// `index_fill`: negative values count from the end; the message names the dim.
     Fill,
-    /// `index_add`: no negative values.
-    Add,
+    /// `index_add`: no negative values; `flat`: the input has at most one dim, which
+    /// PyTorch words differently.
+    Add { flat: bool },
     /// `index_select`: no negative values.
-    Select,
+    Select { flat: bool },
     /// `take`: one flat index into all elements.
     Take,
 }
@@ -398,7 +399,7 @@ impl Rule {
     fn resolve(self, i: i64, size: usize) -> Option<usize> {
         match self {
             Rule::Index | Rule::Fill | Rule::Take => k::wrap_negative(i, size),
-            Rule::Add | Rule::Select => k::non_negative(i, size),
+            Rule::Add { .. } | Rule::Select { .. } => k::non_negative(i, size),
         }
     }
 
@@ -408,9 +409,12 @@ impl Rule {
         match self {
             Rule::Index => Error::Index(bounds(pos)),
             Rule::Fill => Error::Index(bounds(dim)),
-            Rule::Add if v < 0 => Error::Index("index out of range in self".into()),
-            Rule::Add => Error::Runtime(bounds(dim)),
-            Rule::Select => Error::Runtime(format!(
+            Rule::Add { flat: true } | Rule::Select { flat: true } => {
+                Error::Index("index out of range in self".into())
+            }
+            Rule::Select { .. } if v < 0 => Error::Index("index out of range in self".into()),
+            Rule::Add { .. } => Error::Runtime(bounds(dim)),
+            Rule::Select { .. } => Error::Runtime(format!(
                 "INDICES element is out of DATA bounds, id={v} axis_dim={size}"
             )),
             Rule::Take => Error::Index(format!(
@@ -889,7 +893,14 @@ pub fn index_select(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
             return Err(Error::Index("index out of range in self".into()));
         }
     }
-    let spec = Spec::along(x, d, index, Rule::Select)?;
+    let spec = Spec::along(
+        x,
+        d,
+        index,
+        Rule::Select {
+            flat: x.ndim() <= 1,
+        },
+    )?;
     let out = read_raw(x, &spec)?;
     let out = if x.ndim() == 0 {
         shape::view_raw(&out, &[])?
@@ -946,7 +957,14 @@ pub fn index_add(
             index.numel()
         )));
     }
-    let spec = Spec::along(x, d, index, Rule::Add)?;
+    let spec = Spec::along(
+        x,
+        d,
+        index,
+        Rule::Add {
+            flat: x.ndim() <= 1,
+        },
+    )?;
     put(
         x,
         &spec,
@@ -983,12 +1001,30 @@ pub fn index_fill(x: &Tensor, dim: i64, index: &Tensor, value: Value) -> Result<
         || Error::Runtime("Index has to be a vector/scalar".into()),
     )?;
     fill_value("index_fill_", &value)?;
-    let spec = Spec::along(x, d, index, Rule::Fill)?;
+    let size = x.shape().get(d).copied().unwrap_or(1);
+    let spec = Spec::along(x, d, &unique_positions(index, d, size)?, Rule::Fill)?;
     let name = match value {
         Value::Scalar(_) => "IndexFillBackward0",
         Value::Tensor(_) => "IndexFillBackward1",
     };
     put(x, &spec, value, false, 1.0, name)
+}
+
+/// The positions `index` names along `dim` (of `size`), each once, negative ones wrapped:
+/// filling is the same, and the value's grad counts a repeated position once, as PyTorch.
+fn unique_positions(index: &Tensor, dim: usize, size: usize) -> Result<Tensor> {
+    let mut v = index
+        .to_vec::<i64>()
+        .into_iter()
+        .map(|i| match Rule::Fill.resolve(i, size) {
+            Some(w) => Ok(w as i64),
+            None => Err(Rule::Fill.out_of_range(i, 0, dim, size)),
+        })
+        .collect::<Result<Vec<i64>>>()?;
+    v.sort_unstable();
+    v.dedup();
+    let n = v.len();
+    Tensor::from_vec(v, &[n])
 }
 
 pub fn index_fill_(x: &Tensor, dim: i64, index: &Tensor, value: Value) -> Result<()> {
@@ -1004,6 +1040,11 @@ pub fn take(x: &Tensor, index: &Tensor) -> Result<Tensor> {
             "take(): Expected a long tensor for index, but got {}",
             super::reduce::type_word(index.dtype())
         )));
+    }
+    if x.numel() == 0 && index.numel() > 0 {
+        return Err(Error::Index(
+            "take(): tried to take from an empty tensor".into(),
+        ));
     }
     let flat = flat_view(x)?;
     let spec = Spec::new(
@@ -1430,9 +1471,14 @@ impl Backward {
             }
             Backward::MaskedSelect { mask, shape } => {
                 let mask = mask.unpack(ctx)?;
-                let full = mask.alias_with_layout(mask.layout().broadcast_to(shape)?);
+                // A zero-dim result is read as one element of one dim.
+                let (steps, bshape): (Steps, &[usize]) = match shape.is_empty() {
+                    true => (smallvec![Step::Unsqueeze { dim: 0 }], &[1]),
+                    false => (Steps::new(), shape),
+                };
+                let full = mask.alias_with_layout(mask.layout().broadcast_to(bshape)?);
                 let adv = k::nonzero(&full)?.into_iter().map(Some).collect();
-                let spec = Spec::new(Steps::new(), adv, Rule::Index, &[]);
+                let spec = Spec::new(steps, adv, Rule::Index, &[]);
                 smallvec![Some(embed(
                     g,
                     shape,

@@ -39,6 +39,9 @@ pub fn apply(
     if grad_mode && dst.is_leaf() && dst.requires_grad() {
         return Err(Error::InplaceOnLeaf);
     }
+    if dst.is_inference() && !crate::autograd::mode::is_inference_mode_enabled() {
+        return Err(Error::Runtime("Inplace update to inference tensor outside InferenceMode is not allowed.You can make a clone to get a normal tensor before doing inplace update.See https://github.com/pytorch/rfcs/pull/17 for more details.".into()));
+    }
     let tracking = grad_mode && (dst.requires_grad() || other.is_some_and(|o| o.requires_grad()));
     if grad_mode {
         if let Some(base) = dst.view_base().filter(|b| tracking || b.requires_grad()) {

@@ -16,6 +16,7 @@ pub mod creation;
 pub mod index;
 pub mod inplace;
 pub mod linalg;
+pub mod nn;
 pub mod pointwise;
 pub mod reduce;
 pub mod shape;

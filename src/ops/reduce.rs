@@ -253,8 +253,9 @@ fn extreme_name(min: bool) -> &'static str {
     }
 }
 
-/// PyTorch's errors for a max-like reduction with no identity over an empty tensor or dim.
-fn check_nonempty(name: &str, t: &Tensor, dims: &[usize], all: bool) -> Result<()> {
+/// PyTorch's errors for a max-like reduction with no identity over an empty tensor or over
+/// an empty one of `dims` (named as the caller says: `amax` as given, `max` wrapped).
+fn check_nonempty(name: &str, t: &Tensor, dims: &[i64], all: bool) -> Result<()> {
     if t.numel() != 0 {
         return Ok(());
     }
@@ -273,7 +274,8 @@ fn check_nonempty(name: &str, t: &Tensor, dims: &[usize], all: bool) -> Result<(
             Error::Runtime(msg)
         });
     }
-    match dims.iter().find(|&&d| t.shape()[d] == 0) {
+    let empty = |&&d: &&i64| wrap_dim(d, t.ndim()).is_ok_and(|w| t.shape().get(w) == Some(&0));
+    match dims.iter().find(empty) {
         Some(d) => Err(Error::Index(format!(
             "{name}(): Expected reduction dim {d} to have non-zero size."
         ))),
@@ -308,7 +310,7 @@ pub fn extreme_all(t: &Tensor, min: bool) -> Result<Tensor> {
 pub fn amax(t: &Tensor, dims: &[i64], keepdim: bool, min: bool) -> Result<Tensor> {
     let rd = reduction_dims(Some(dims), t.ndim())?;
     let name = if min { "amin" } else { "amax" };
-    check_nonempty(name, t, &rd, dims.is_empty() || t.ndim() == 0)?;
+    check_nonempty(name, t, dims, dims.is_empty() || t.ndim() == 0)?;
     let out = finish(extreme_raw(t, &rd, min)?, t.shape(), &rd, keepdim)?;
     Ok(track(out, &[Some(t)], |out| {
         Op::Reduce(Backward::Amax {
@@ -339,7 +341,7 @@ fn arg_extreme_raw(t: &Tensor, dims: &[usize], min: bool) -> Result<(Tensor, Ten
 /// indices of the first extreme elements.
 pub fn extreme_dim(t: &Tensor, dim: i64, keepdim: bool, min: bool) -> Result<(Tensor, Tensor)> {
     let rd = one_dim(Some(dim), t.ndim())?;
-    check_nonempty(extreme_name(min), t, &rd, false)?;
+    check_nonempty(extreme_name(min), t, &dims_i64(&rd), false)?;
     let (values, indices) = arg_extreme_raw(t, &rd, min)?;
     let values = finish(values, t.shape(), &rd, keepdim)?;
     let indices = finish(indices, t.shape(), &rd, keepdim)?;
@@ -364,7 +366,7 @@ pub fn argmax(t: &Tensor, dim: Option<i64>, keepdim: bool, min: bool) -> Result<
         )));
     }
     let rd = one_dim(dim, t.ndim())?;
-    check_nonempty(name, t, &rd, dim.is_none())?;
+    check_nonempty(name, t, &dims_i64(&rd), dim.is_none())?;
     let (_, indices) = arg_extreme_raw(t, &rd, min)?;
     finish(indices, t.shape(), &rd, keepdim)
 }
@@ -402,7 +404,7 @@ pub fn var(
     let n = count(t.shape(), &rd);
     let divisor = (n as f64 - correction).max(0.0);
     let raw = float_dispatch!(t.dtype(), T => {
-        let means = reduce::<T, _>(t, &rd, &Mean64 { div: n as f64 })?;
+        let means = reduce::<T, _>(t, &rd, &Mean64)?;
         reduce_tensor::<T, _>(t, &rd, &SquaredDeviation { means: &means, divisor, sqrt })
     })?;
     let out = finish(raw, t.shape(), &rd, keepdim)?;
@@ -418,28 +420,32 @@ pub fn var(
     }))
 }
 
-/// Means in f64 (the first pass of `var`).
-struct Mean64 {
-    div: f64,
-}
+/// Means in f64 (the first pass of `var`), of the data shifted by its first element: a
+/// constant input then has exactly its value as mean (and a variance of exactly 0).
+struct Mean64;
 
-impl<T: kernels::reduce::Accumulate<Acc = f64>> Fold<T> for Mean64 {
-    type Acc = f64;
+/// (shift, sum of `x - shift`, count)
+type Shifted = (f64, f64, f64);
+
+impl<T: Element> Fold<T> for Mean64 {
+    type Acc = Shifted;
     type Out = f64;
-    fn init(&self, _: usize) -> f64 {
-        0.0
+    fn init(&self, _: usize) -> Shifted {
+        (0.0, 0.0, 0.0)
     }
-    fn step(&self, acc: f64, x: T, _: usize) -> f64 {
-        acc + x.widen()
+    fn step(&self, (k, s, n): Shifted, x: T, _: usize) -> Shifted {
+        let x = x.to_f64();
+        let k = if n == 0.0 { x } else { k };
+        (k, s + (x - k), n + 1.0)
     }
-    fn run(&self, acc: f64, xs: &[T], _: usize) -> f64 {
-        acc + T::sum_run(xs)
+    fn merge(&self, a: Shifted, b: Shifted) -> Shifted {
+        if a.2 == 0.0 {
+            return b;
+        }
+        (a.0, a.1 + b.1 + b.2 * (b.0 - a.0), a.2 + b.2)
     }
-    fn merge(&self, a: f64, b: f64) -> f64 {
-        a + b
-    }
-    fn finish(&self, acc: f64) -> f64 {
-        acc / self.div
+    fn finish(&self, (k, s, n): Shifted) -> f64 {
+        k + s / n
     }
 }
 
@@ -471,7 +477,9 @@ pub fn norm(t: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<T
         if all && t.numel() == 0 {
             return Err(Error::Runtime(format!("linalg.vector_norm cannot compute the {} norm on an empty tensor because the operation does not have an identity", order_text(p))));
         }
-        if let Some(&d) = rd.iter().find(|&&d| t.shape()[d] == 0).filter(|_| !all) {
+        let given = dims.filter(|d| !d.is_empty()).unwrap_or(&[]);
+        let empty = |&&d: &&i64| wrap_dim(d, t.ndim()).is_ok_and(|w| t.shape().get(w) == Some(&0));
+        if let Some(&d) = given.iter().find(empty).filter(|_| !all) {
             return Err(Error::Runtime(format!("linalg.vector_norm cannot compute the {} norm on the dimension {d}because this dimension is empty and the operation does not have an identity", order_text(p))));
         }
     }
@@ -491,7 +499,7 @@ pub fn norm(t: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<T
 /// `logsumexp(dim, keepdim)` (LogsumexpBackward0); integers are promoted to float.
 pub fn logsumexp(t: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
     let rd = reduction_dims(Some(dims), t.ndim())?;
-    if dims.is_empty() && t.ndim() > 0 && !keepdim {
+    if dims.is_empty() && t.ndim() > 0 && t.numel() > 0 && !keepdim {
         // PyTorch reduces over every dim but then fails to write the kept-dims result.
         return Err(Error::Runtime(format!(
             "output with shape [] doesn't match the broadcast shape {}",

@@ -14,7 +14,7 @@ use super::{cast_raw, track, track_multi, Backward as Op, Ctx, Grads};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::kernels::{self, pool, PARALLEL_THRESHOLD};
-use crate::shape::{checked_numel, format_shape, infer_shape, wrap_dim, Dims, Layout};
+use crate::shape::{checked_numel, format_i64s, format_shape, infer_shape, wrap_dim, Dims, Layout};
 use crate::storage::Element;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
@@ -112,33 +112,40 @@ pub fn expand(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
 pub fn expand_i64(t: &Tensor, sizes: &[i64]) -> Result<Tensor> {
     let nd = sizes.len();
     if nd < t.ndim() {
+        let type_name = match t.dtype() {
+            DType::Bool => "CPUBoolType",
+            d => d.legacy_type_name(),
+        };
         return Err(Error::Runtime(format!(
-            "expand(torch.FloatTensor{{{}}}, size=[{}]): the number of sizes provided ({}) must be greater or equal to the number of dimensions in the tensor ({})",
-            t.shape().iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "),
-            sizes.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "),
-            nd,
+            "expand({type_name}{{{}}}, size={}): the number of sizes provided ({nd}) must be greater or equal to the number of dimensions in the tensor ({})",
+            format_shape(t.shape()),
+            format_i64s(sizes),
             t.ndim()
         )));
     }
     let lead = nd - t.ndim();
     let mut shape = Dims::new();
     for (i, &s) in sizes.iter().enumerate() {
+        let existing = i.checked_sub(lead).map(|j| t.shape()[j]);
         if s == -1 {
-            if i < lead {
-                return Err(Error::Runtime(format!(
-                    "The expanded size of the tensor (-1) isn't allowed in a leading, non-existing dimension {i}"
-                )));
+            match existing {
+                Some(n) => shape.push(n),
+                None => {
+                    return Err(Error::Runtime(format!(
+                        "The expanded size of the tensor (-1) isn't allowed in a leading, non-existing dimension {i}"
+                    )))
+                }
             }
-            shape.push(t.shape()[i - lead]);
         } else if s < 0 {
-            return Err(Error::Runtime(format!(
-                "Trying to create tensor with negative dimension {s}: [{}]",
-                sizes
-                    .iter()
-                    .map(|d| d.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
+            // PyTorch's wording depends on whether the dim could have been broadcast.
+            return Err(Error::Runtime(match existing {
+                Some(n) if n != 1 => format!(
+                    "The expanded size of the tensor ({s}) must match the existing size ({n}) at non-singleton dimension {i}.  Target sizes: {}.  Tensor sizes: {}",
+                    format_i64s(sizes),
+                    format_shape(t.shape())
+                ),
+                _ => "numel: integer multiplication overflow".into(),
+            }));
         } else {
             shape.push(s as usize);
         }
@@ -335,10 +342,10 @@ pub fn to_dtype(t: &Tensor, dtype: DType) -> Result<Tensor> {
 /// `flatten(start_dim, end_dim)`: a reshape merging the dims in between (a view when the
 /// strides allow). `t` itself when they name one dim; a zero-dim tensor becomes 1-d.
 pub fn flatten(t: &Tensor, start_dim: i64, end_dim: i64) -> Result<Tensor> {
+    let (s, e) = (wrap_dim(start_dim, t.ndim())?, wrap_dim(end_dim, t.ndim())?);
     if t.ndim() == 0 {
         return reshape(t, &[1]);
     }
-    let (s, e) = (wrap_dim(start_dim, t.ndim())?, wrap_dim(end_dim, t.ndim())?);
     if s > e {
         return Err(Error::Runtime(
             "flatten() has invalid args: start_dim cannot come after end_dim".into(),
@@ -363,7 +370,7 @@ pub fn unflatten(t: &Tensor, dim: i64, sizes: &[i64]) -> Result<Tensor> {
     let n = t.shape().get(d).copied().unwrap_or(1);
     let inner = infer_shape(sizes, n).map_err(|e| match e {
         Error::InvalidShape { .. } => Error::Runtime(format!(
-            "unflatten: Provided sizes {} don't multiply up to the size of dim {dim} ({n}) in the input tensor",
+            "unflatten: Provided sizes {} don't multiply up to the size of dim {d} ({n}) in the input tensor",
             format_i64s(sizes)
         )),
         other => Error::Runtime(format!("unflatten got an unexpected error:\n{other}")),
@@ -377,20 +384,18 @@ pub fn unflatten(t: &Tensor, dim: i64, sizes: &[i64]) -> Result<Tensor> {
     view(t, &shape)
 }
 
-/// `[1, -2]`, as PyTorch prints an int list in messages.
-fn format_i64s(v: &[i64]) -> String {
-    let parts: Vec<String> = v.iter().map(|d| d.to_string()).collect();
-    format!("[{}]", parts.join(", "))
-}
-
 /// `.T`: all dims reversed (PermuteBackward0, whatever the number of dims).
 pub fn numpy_t(t: &Tensor) -> Result<Tensor> {
     let rev: Vec<i64> = (0..t.ndim() as i64).rev().collect();
     permute(t, &rev)
 }
 
-/// `.mT`: the last two dims swapped (TransposeBackward0).
+/// `.mT`: the last two dims swapped (TransposeBackward0); a zero-dim tensor is returned as
+/// it is (PyTorch's deprecated identity).
 pub fn matrix_t(t: &Tensor) -> Result<Tensor> {
+    if t.ndim() == 0 {
+        return Ok(t.clone());
+    }
     if t.ndim() < 2 {
         return Err(Error::Runtime(format!(
             "tensor.mT is only supported on matrices or batches of matrices. Got {}-D tensor.",
@@ -416,7 +421,14 @@ pub fn movedim(t: &Tensor, source: &[i64], destination: &[i64]) -> Result<Tensor
     let src = distinct_dims(source, nd, |_| repeated("source", source))?;
     let dst = distinct_dims(destination, nd, |_| repeated("destination", destination))?;
     if nd == 0 {
-        return permute(t, &[]);
+        let out = t.alias_with_layout(t.layout().clone());
+        let shape = t.dims();
+        return Ok(track(out, &[Some(t)], |_| {
+            Op::Shape(Backward::Restride {
+                shape,
+                name: "AliasBackward0",
+            })
+        }));
     }
     let mut perm: Vec<Option<usize>> = vec![None; nd];
     for (&s, &d) in src.iter().zip(&dst) {
@@ -468,13 +480,14 @@ impl Region {
             Region::Diagonal { offset, dim1, dim2 } => {
                 let (n1, n2) = (l.shape[dim1], l.shape[dim2]);
                 let k = offset.unsigned_abs() as usize;
-                let (size, skip) = if offset >= 0 {
-                    (n1.min(n2.saturating_sub(k)), k * l.strides[dim2])
+                let (size, along) = if offset >= 0 {
+                    (n1.min(n2.saturating_sub(k)), dim2)
                 } else {
-                    (n1.saturating_sub(k).min(n2), k * l.strides[dim1])
+                    (n1.saturating_sub(k).min(n2), dim1)
                 };
                 if size > 0 {
-                    out.offset += skip;
+                    // k < the size of `along` here, so this stays inside the storage.
+                    out.offset += k * l.strides[along];
                 }
                 out.shape.clear();
                 out.strides.clear();
@@ -691,12 +704,12 @@ fn split_pieces(t: &Tensor, dim: usize, sizes: Vec<usize>, name: &'static str) -
 
 /// `unbind(dim)`: the slices along `dim`, each without it (UnbindBackward0).
 pub fn unbind(t: &Tensor, dim: i64) -> Result<Vec<Tensor>> {
+    let d = wrap_dim(dim, t.ndim())?;
     if t.ndim() == 0 {
         return Err(Error::Index(format!(
-            "Dimension specified as {dim} but tensor has no dimensions"
+            "Dimension specified as {d} but tensor has no dimensions"
         )));
     }
-    let d = wrap_dim(dim, t.ndim())?;
     let pieces = (0..t.shape()[d])
         .map(|index| region_raw(t, Region::Select { dim: d, index }))
         .collect();
@@ -722,7 +735,7 @@ fn values_as<T: Element>(t: &Tensor) -> Cow<'_, [T]> {
 }
 
 /// A zero-filled `Vec`; allocation failure is PyTorch's allocator error, not an abort.
-fn zeroed<T: Element>(n: usize) -> Result<Vec<T>> {
+pub(crate) fn zeroed<T: Element>(n: usize) -> Result<Vec<T>> {
     let mut v: Vec<T> = Vec::new();
     v.try_reserve_exact(n).map_err(|_| {
         Error::Runtime(format!(
@@ -904,14 +917,17 @@ pub fn repeat(t: &Tensor, repeats: &[i64]) -> Result<Tensor> {
         offset: l.offset,
     };
     for (i, (&r, &p)) in repeats.iter().zip(&padded).enumerate() {
-        tiled.shape.extend([r as usize, p]);
+        tiled.shape.extend([r.max(0) as usize, p]);
         tiled
             .strides
             .extend([0, if i < lead { 0 } else { l.strides[i - lead] }]);
     }
     let copy = kernels::cast(&t.alias_with_layout(tiled), t.dtype())?;
     let out = view_raw(&copy, &target)?.detach();
-    let (repeats, shape): (Dims, Dims) = (repeats.iter().map(|&r| r as usize).collect(), t.dims());
+    let (repeats, shape): (Dims, Dims) = (
+        repeats.iter().map(|&r| r.max(0) as usize).collect(),
+        t.dims(),
+    );
     Ok(track(out, &[Some(t)], |_| {
         Op::Shape(Backward::Repeat { repeats, shape })
     }))
@@ -1001,9 +1017,13 @@ pub fn roll(t: &Tensor, shifts: &[i64], dims: &[i64]) -> Result<Tensor> {
             dims.len()
         )));
     }
+    // Shifts are kept reduced to [0, size), so the backward's negated shifts cannot overflow.
+    let reduce = |s: i64, n: usize| if n == 0 { 0 } else { s.rem_euclid(n as i64) };
+    let mut kept: SmallVec<[i64; 4]> = SmallVec::new();
     let mut out = if dims.is_empty() {
         let flat = view_raw(&kernels::cast(t, t.dtype())?, &[t.numel()])?;
-        view_raw(&roll_dim_raw(&flat, 0, shifts[0])?, t.shape())?
+        kept.push(reduce(shifts[0], t.numel()));
+        view_raw(&roll_dim_raw(&flat, 0, kept[0] as usize)?, t.shape())?
     } else {
         if t.ndim() == 0 {
             return Err(Error::Index(format!(
@@ -1013,26 +1033,25 @@ pub fn roll(t: &Tensor, shifts: &[i64], dims: &[i64]) -> Result<Tensor> {
         }
         let mut x = t.clone();
         for (&s, &d) in shifts.iter().zip(dims) {
-            x = roll_dim_raw(&x, wrap_dim(d, t.ndim())?, s)?;
+            let d = wrap_dim(d, t.ndim())?;
+            let s = reduce(s, t.shape()[d]);
+            kept.push(s);
+            x = roll_dim_raw(&x, d, s as usize)?;
         }
         x
     };
     if out.same_storage(t) {
         out = kernels::cast(&out, out.dtype())?;
     }
-    let (shifts, dims) = (shifts.into(), dims.into());
+    let dims = dims.into();
     Ok(track(out.detach(), &[Some(t)], |_| {
-        Op::Shape(Backward::Roll { shifts, dims })
+        Op::Shape(Backward::Roll { shifts: kept, dims })
     }))
 }
 
-/// `t` rolled by `shift` along `dim`: its last `shift` entries, then the others.
-fn roll_dim_raw(t: &Tensor, dim: usize, shift: i64) -> Result<Tensor> {
+/// `t` rolled by `s` (in `[0, size)`) along `dim`: its last `s` entries, then the others.
+fn roll_dim_raw(t: &Tensor, dim: usize, s: usize) -> Result<Tensor> {
     let n = t.shape()[dim];
-    if n == 0 {
-        return Ok(t.clone());
-    }
-    let s = shift.rem_euclid(n as i64) as usize;
     if s == 0 {
         return Ok(t.clone());
     }
@@ -1174,7 +1193,8 @@ pub enum Backward {
         name: &'static str,
         shapes: SmallVec<[Dims; 2]>,
     },
-    /// An op PyTorch records but cannot differentiate (its node is named "NotImplemented").
+    /// An op PyTorch records but cannot differentiate (its node is PyTorch's
+    /// `torch::autograd::NotImplemented`).
     NotImplemented {
         op: &'static str,
     },
@@ -1202,7 +1222,7 @@ impl Backward {
             Backward::Cat { .. } => "CatBackward0",
             Backward::Stack { .. } => "StackBackward0",
             Backward::ZeroGrad { name, .. } => name,
-            Backward::NotImplemented { .. } => "NotImplemented",
+            Backward::NotImplemented { .. } => "torch::autograd::NotImplemented",
         }
     }
 
@@ -1237,7 +1257,7 @@ impl Backward {
                 flip(g, &dims.iter().map(|&d| d as i64).collect::<Vec<_>>())?
             }
             Backward::Roll { shifts, dims } => {
-                let back: Vec<i64> = shifts.iter().map(|s| s.wrapping_neg()).collect();
+                let back: Vec<i64> = shifts.iter().map(|s| -s).collect();
                 roll(g, &back, dims)?
             }
             Backward::Triangle { k, upper } => triangle(g, *k, *upper)?,
@@ -1342,5 +1362,110 @@ impl MultiBackward {
             MultiBackward::Unbind { .. } => stack(&full, dim as i64)?,
         };
         Ok(smallvec![Some(grad)])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arange(n: usize, shape: &[usize]) -> Tensor {
+        Tensor::from_vec((0..n).map(|i| i as f64).collect::<Vec<_>>(), shape).unwrap()
+    }
+
+    #[test]
+    fn cat_joins_along_a_dim_and_promotes() {
+        let a = arange(4, &[2, 2]);
+        let b = Tensor::from_vec(vec![7i64, 8], &[2, 1]).unwrap();
+        let c = cat(&[a.clone(), b], 1).unwrap();
+        assert_eq!(c.dtype(), DType::F64);
+        assert_eq!(c.to_vec::<f64>(), vec![0.0, 1.0, 7.0, 2.0, 3.0, 8.0]);
+        let e = Tensor::zeros(&[0], DType::F32).unwrap();
+        assert_eq!(cat(&[e, a.clone()], 0).unwrap().shape(), &[2, 2]);
+        assert!(cat(&[], 0).is_err());
+        let s = stack(&[a.clone(), a], 2).unwrap();
+        assert_eq!(s.shape(), &[2, 2, 2]);
+        assert_eq!(
+            s.to_vec::<f64>(),
+            vec![0.0, 0.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0]
+        );
+    }
+
+    #[test]
+    fn split_chunk_unbind_are_views() {
+        let a = arange(6, &[2, 3]);
+        let p = split(&a, 2, 1).unwrap();
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[1].shape(), &[2, 1]);
+        assert_eq!(p[1].to_vec::<f64>(), vec![2.0, 5.0]);
+        assert!(p[1].same_storage(&a));
+        assert_eq!(chunk(&a, 3, 1).unwrap().len(), 3);
+        let u = unbind(&a, 1).unwrap();
+        assert_eq!(u[2].to_vec::<f64>(), vec![2.0, 5.0]);
+        assert_eq!(
+            split_with_sizes(&a, &[1, 0, 2], 1).unwrap()[2].shape(),
+            &[2, 2]
+        );
+    }
+
+    #[test]
+    fn regions_flip_roll_triangles() {
+        let a = arange(12, &[3, 4]);
+        assert_eq!(
+            narrow(&a, 1, -2, 2).unwrap().to_vec::<f64>(),
+            vec![2.0, 3.0, 6.0, 7.0, 10.0, 11.0]
+        );
+        assert_eq!(
+            diagonal(&a, 1, 0, 1).unwrap().to_vec::<f64>(),
+            vec![1.0, 6.0, 11.0]
+        );
+        assert_eq!(
+            diagonal(&a, -1, 1, 0).unwrap().to_vec::<f64>(),
+            vec![1.0, 6.0, 11.0]
+        );
+        assert_eq!(diagonal(&a, 9, 0, 1).unwrap().shape(), &[0]);
+        assert_eq!(
+            flip(&a, &[0, 1]).unwrap().to_vec::<f64>()[..3],
+            [11.0, 10.0, 9.0]
+        );
+        assert_eq!(
+            roll(&a, &[1], &[1]).unwrap().to_vec::<f64>()[..4],
+            [3.0, 0.0, 1.0, 2.0]
+        );
+        assert_eq!(
+            roll(&a, &[-13], &[]).unwrap().to_vec::<f64>()[..2],
+            [1.0, 2.0]
+        );
+        let l = tril(&a, 0).unwrap().to_vec::<f64>();
+        assert_eq!(l[..4], [0.0, 0.0, 0.0, 0.0]);
+        assert_eq!(l[4..8], [4.0, 5.0, 0.0, 0.0]);
+        assert_eq!(
+            triu(&a, 1).unwrap().to_vec::<f64>()[4..8],
+            [0.0, 0.0, 6.0, 7.0]
+        );
+        let r = repeat(&arange(2, &[2]), &[2, 2]).unwrap();
+        assert_eq!(r.shape(), &[2, 4]);
+        assert_eq!(
+            r.to_vec::<f64>(),
+            vec![0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0]
+        );
+    }
+
+    #[test]
+    fn bad_arguments_are_errors_not_panics() {
+        let a = arange(6, &[2, 3]);
+        assert!(narrow(&a, 0, 1, 2).is_err());
+        assert!(narrow(&a, 0, i64::MAX, i64::MAX).is_err());
+        assert!(split(&a, -1, 0).is_err());
+        assert!(split_with_sizes(&a, &[i64::MAX, i64::MAX], 0).is_err());
+        assert!(chunk(&a, 0, 0).is_err());
+        assert!(diagonal(&a, i64::MIN, 0, 1).unwrap().numel() == 0);
+        assert!(repeat(&a, &[i64::MAX, 2, 2]).is_err());
+        assert!(movedim(&a, &[0, 0], &[0, 1]).is_err());
+        assert!(flip(&a, &[1, -1]).is_err());
+        assert!(roll(&a, &[], &[]).is_err());
+        assert!(tril(&arange(3, &[3]), 0).is_err());
+        assert!(unflatten(&a, 1, &[-1, -1]).is_err());
+        assert!(expand_i64(&a, &[-2, 3]).is_err());
     }
 }

@@ -106,7 +106,9 @@ macro_rules! float_functions {
                 }
             }
 
-            /// The forward values over a floating tensor, no autograd.
+            /// The forward values over a floating tensor, no autograd. (Each body is
+            /// compiled for f32 and f64, so its literals are written at f64 precision.)
+            #[allow(clippy::excessive_precision, clippy::approx_constant)]
             fn kernel(self, x: &Tensor) -> Result<Tensor> {
                 match (self, x.dtype()) {
                     $(
@@ -315,7 +317,7 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
     }
     let out = numeric_dispatch!(x.dtype(), T => {
         let zero = T::default();
-        kernels::unary::<T, T>(x, move |v| arith::Num::maximum(v, zero))
+        kernels::unary::<T, T>(x, move |v| arith::Num::max_nan(v, zero))
     })?;
     Ok(track(out, &[Some(x)], |out| {
         Op::Unary(Backward::Relu {
@@ -623,7 +625,7 @@ impl Backward {
                 is_result,
             } => {
                 if *is_result && *slope < 0.0 {
-                    return Err(Error::Runtime("In-place leakyReLu backward calculation is triggered with a negative slope which is not supported. This is caused by calling in-place forward function with a negative slope, please call out-of-place version instead.".into()));
+                    return Err(Error::Runtime("In-place leakyReLu backward calculation is triggered with a negative slope which is not supported. This is caused by calling in-place forward function with a negative slope, please call out-of-place version instead. File an issue at https://github.com/pytorch/pytorch if you do require supporting in-place leakRelu backward calculation with negative slope".into()));
                 }
                 let pos = positive_mask(&saved.unpack(ctx)?.detach(), true)?;
                 arith::where_(&pos, t(g), t(&mul(g, s(*slope))?))?
@@ -633,8 +635,9 @@ impl Backward {
                 alpha,
                 is_result,
             } => {
+                // The negative branch is `x <= 0`: a NaN input passes the grad, as PyTorch's.
                 let v = saved.unpack(ctx)?;
-                let pos = positive_mask(&v.detach(), true)?;
+                let pos = positive_mask(&v.detach(), false)?;
                 let neg_part = if *is_result {
                     if *alpha < 0.0 {
                         return Err(Error::Runtime("In-place elu backward calculation is triggered with a negative slope which is not supported. This is caused by calling in-place forward function with a negative slope, please call out-of-place version instead.".into()));
@@ -670,14 +673,17 @@ fn positive_mask(x: &Tensor, strict: bool) -> Result<Tensor> {
         if strict {
             kernels::unary::<T, bool>(x, move |v| v > zero)
         } else {
-            kernels::unary::<T, bool>(x, move |v| !(v <= zero))
+            // NaN is unordered: it counts as positive here.
+            kernels::unary::<T, bool>(x, move |v| {
+                v.partial_cmp(&zero).is_none_or(|o| o == std::cmp::Ordering::Greater)
+            })
         }
     })
 }
 
 /// Applies a float function elementwise without recording (for kernels of composite ops).
 pub fn map_float(t: &Tensor, f: impl Fn(f64) -> f64 + Sync) -> Result<Tensor> {
-    float_dispatch!(t.dtype(), T => kernels::unary::<T, T>(t, |x| <T as num_traits::NumCast>::from(f(x.to_f64_lossy())).unwrap_or_else(T::nan)))
+    float_dispatch!(t.dtype(), T => kernels::unary::<T, T>(t, |x| <T as num_traits::NumCast>::from(f(x.to_f64_lossy())).unwrap_or_else(<T as num_traits::Float>::nan)))
 }
 
 trait Lossy {

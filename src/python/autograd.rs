@@ -110,16 +110,32 @@ fn opt_grads(list: &Bound<'_, PyAny>, n: usize) -> PyResult<Vec<Option<Tensor>>>
 
 /// `_run_backward(tensors, grad_tensors, retain_graph, create_graph)`.
 #[pyfunction]
-#[pyo3(signature = (tensors, grad_tensors, retain_graph=None, create_graph=false))]
+#[pyo3(signature = (tensors, grad_tensors, retain_graph=None, create_graph=false, inputs=None))]
 pub fn _run_backward(
     py: Python<'_>,
     tensors: &Bound<'_, PyList>,
     grad_tensors: &Bound<'_, PyAny>,
     retain_graph: Option<bool>,
     create_graph: bool,
+    inputs: Option<&Bound<'_, PyList>>,
 ) -> PyResult<()> {
     let roots = tensors_of(tensors)?;
     let grads = opt_grads(grad_tensors, roots.len())?;
+    if let Some(inputs) = inputs {
+        let inputs = tensors_of(inputs)?;
+        if inputs.is_empty() {
+            return Err(super::errors::runtime_error(
+                "'inputs' argument to backward() cannot be empty.",
+            ));
+        }
+        return Ok(crate::autograd::backward_into(
+            &roots,
+            &grads,
+            retain_graph,
+            create_graph,
+            &inputs,
+        )?);
+    }
     let big = roots
         .iter()
         .any(|t| t.numel() >= crate::kernels::RELEASE_GIL_THRESHOLD);

@@ -8,6 +8,7 @@ mod dtype;
 mod errors;
 mod functions;
 mod hooks;
+mod nn;
 mod tensor;
 mod tensor_index;
 mod tensor_linalg;
@@ -57,5 +58,6 @@ fn ferrograd_c(m: &Bound<'_, PyModule>) -> PyResult<()> {
     tensor_reduce::register(m)?;
     tensor_shape::register(m)?;
     tensor_index::register(m)?;
+    nn::register(m)?;
     Ok(())
 }

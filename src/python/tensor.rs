@@ -352,13 +352,24 @@ impl PyTensor {
         create_graph: bool,
         inputs: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        if inputs.is_some_and(|i| !i.is_none()) {
-            return Err(runtime_error(
-                "backward(inputs=...) is not supported yet; use ferrograd.autograd.grad",
-            ));
-        }
         let roots = [self.tensor.clone()];
         let grads = [gradient.map(|g| g.tensor.clone())];
+        if let Some(inputs) = inputs.filter(|i| !i.is_none()) {
+            let inputs: Vec<Tensor> = match inputs.downcast::<PyTensor>() {
+                Ok(t) => vec![t.get().tensor.clone()],
+                Err(_) => inputs
+                    .try_iter()?
+                    .map(|x| Ok(x?.downcast::<PyTensor>()?.get().tensor.clone()))
+                    .collect::<PyResult<_>>()?,
+            };
+            if inputs.is_empty() {
+                return Err(runtime_error(
+                    "'inputs' argument to backward() cannot be empty.",
+                ));
+            }
+            crate::autograd::backward_into(&roots, &grads, retain_graph, create_graph, &inputs)?;
+            return Ok(());
+        }
         let run_it = || crate::autograd::backward(&roots, &grads, retain_graph, create_graph);
         if self.tensor.numel() >= RELEASE_GIL_THRESHOLD && !create_graph {
             py.allow_threads(run_it)?;

@@ -112,7 +112,7 @@ fn item_of(obj: &Bound<'_, PyAny>) -> PyResult<Item> {
             from_sequence: false,
         });
     }
-    if obj.downcast::<PySequence>().is_ok() {
+    if is_sequence(obj) {
         let t = tensor_from_data(obj, None)?;
         let t = if t.dtype() == DType::Bool {
             t
@@ -137,6 +137,18 @@ fn is_ndarray(obj: &Bound<'_, PyAny>) -> bool {
     type_name(obj) == "ndarray"
 }
 
+/// Python's sequence protocol as PyTorch checks it (NumPy arrays included).
+fn is_sequence(obj: &Bound<'_, PyAny>) -> bool {
+    obj.downcast::<PySequence>().is_ok() || is_ndarray(obj)
+}
+
+/// The deprecation warning PyTorch gives for a non-tuple sequence read as a tuple (after
+/// the op, as PyTorch: an error in the op wins over it).
+fn warn_sequence_index(py: Python<'_>) -> PyResult<()> {
+    let msg = c"Using a non-tuple sequence for multidimensional indexing is deprecated and will be changed in pytorch 2.9; use x[tuple(seq)] instead of x[seq]. In pytorch 2.9 this will be interpreted as tensor index, x[torch.tensor(seq)], which will result either in an error or a different result";
+    PyErr::warn(py, &py.get_type::<PyUserWarning>(), msg, 1)
+}
+
 /// PyTorch's `treatSequenceAsTuple`.
 fn sequence_as_tuple<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PySequence>>> {
     if obj.is_instance_of::<PyTensor>() || is_ndarray(obj) {
@@ -156,33 +168,41 @@ fn sequence_as_tuple<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py,
             return Ok(None);
         };
         if x.is_instance_of::<PyTensor>()
-            || x.downcast::<PySequence>().is_ok()
+            || is_sequence(&x)
             || x.is_instance_of::<PySlice>()
             || x.is_instance_of::<PyEllipsis>()
             || x.is_none()
         {
-            let msg = c"Using a non-tuple sequence for multidimensional indexing is deprecated and will be changed in pytorch 2.9; use x[tuple(seq)] instead of x[seq]. In pytorch 2.9 this will be interpreted as tensor index, x[torch.tensor(seq)], which will result either in an error or a different result";
-            PyErr::warn(obj.py(), &obj.py().get_type::<PyUserWarning>(), msg, 1)?;
             return Ok(Some(seq.clone()));
         }
     }
     Ok(None)
 }
 
-/// The items of an index and whether it was a single (non-tuple) object.
-fn index_items(index: &Bound<'_, PyAny>) -> PyResult<(Vec<Item>, bool)> {
+/// How an index object was read.
+#[derive(PartialEq, Eq)]
+enum Form {
+    Tuple,
+    /// A non-tuple sequence read as a tuple (warned about).
+    Sequence,
+    /// One item.
+    Single,
+}
+
+/// The items of an index and the form it had.
+fn index_items(index: &Bound<'_, PyAny>) -> PyResult<(Vec<Item>, Form)> {
     if let Ok(t) = index.downcast::<PyTuple>() {
         let items = t.iter().map(|x| item_of(&x)).collect::<PyResult<_>>()?;
-        return Ok((items, false));
+        return Ok((items, Form::Tuple));
     }
     if let Some(seq) = sequence_as_tuple(index)? {
         let items = seq
             .try_iter()?
             .map(|x| item_of(&x?))
             .collect::<PyResult<_>>()?;
-        return Ok((items, false));
+        return Ok((items, Form::Sequence));
     }
-    Ok((vec![item_of(index)?], true))
+    Ok((vec![item_of(index)?], Form::Single))
 }
 
 /// The index tensors of `index_put`: a tuple or list of tensors.
@@ -241,12 +261,28 @@ fn this(slf: &Bound<'_, PyTensor>) -> Py<PyTensor> {
 
 #[pymethods]
 impl PyTensor {
+    /// Iterating a tensor walks its first dim (`unbind(0)`, as PyTorch).
+    fn __iter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let t = &slf.get().tensor;
+        if t.ndim() == 0 {
+            return Err(type_error("iteration over a 0-d tensor"));
+        }
+        let rows = crate::ops::shape::unbind(t, 0)?;
+        PyList::new(slf.py(), rows.into_iter().map(PyTensor::new))?
+            .into_any()
+            .try_iter()
+            .map(|it| it.into_any())
+    }
+
     fn __getitem__(&self, py: Python<'_>, index: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        let (items, single) = index_items(index)?;
+        let (items, form) = index_items(index)?;
         let t = &self.tensor;
-        Ok(PyTensor::new(run(py, t.numel(), || {
-            index::getitem(t, &items, single)
-        })?))
+        let single = form == Form::Single;
+        let out = run(py, t.numel(), || index::getitem(t, &items, single))?;
+        if form == Form::Sequence {
+            warn_sequence_index(py)?;
+        }
+        Ok(PyTensor::new(out))
     }
 
     fn __setitem__(
@@ -255,7 +291,7 @@ impl PyTensor {
         index: &Bound<'_, PyAny>,
         value: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let (items, single) = index_items(index)?;
+        let (items, form) = index_items(index)?;
         let t = &self.tensor;
         let value = if let Ok(v) = value.downcast::<PyTensor>() {
             SetValue::Tensor(v.get().tensor.clone())
@@ -268,7 +304,12 @@ impl PyTensor {
                 t.dtype().legacy_type_name()
             )));
         };
-        run(py, t.numel(), || index::setitem(t, &items, single, value))
+        let single = form == Form::Single;
+        run(py, t.numel(), || index::setitem(t, &items, single, value))?;
+        if form == Form::Sequence {
+            warn_sequence_index(py)?;
+        }
+        Ok(())
     }
 
     fn index_select(

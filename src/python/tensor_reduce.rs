@@ -3,7 +3,7 @@
 //! messages; the work runs in `ops::reduce` without the GIL for large tensors.
 
 use super::convert::opt_dtype;
-use super::errors::type_error;
+use super::errors::{runtime_error, type_error};
 use super::tensor::{run, PyTensor};
 use crate::dtype::DType;
 use crate::ops::{inplace, reduce};
@@ -359,6 +359,20 @@ impl PyTensor {
         let fname = if prod { "cumprod_" } else { "cumsum_" };
         let d = dim_int(dim, fname)?;
         let dtype = opt_dtype(dtype)?;
+        let own = slf.get().tensor.dtype();
+        if let Some(d) = dtype.filter(|&d| d != own) {
+            let c_name = |d: DType| match d {
+                DType::Bool => "bool",
+                DType::I64 => "long int",
+                DType::F32 => "float",
+                DType::F64 => "double",
+            };
+            return Err(runtime_error(format!(
+                "Bad in-place call: input tensor dtype {} and output tensor dtype {} should match",
+                c_name(own),
+                c_name(d)
+            )));
+        }
         inplace::apply(&slf.get().tensor, None, |pre| {
             if prod {
                 reduce::cumprod(pre, d, dtype)

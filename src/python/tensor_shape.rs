@@ -1,7 +1,7 @@
 //! `Tensor` methods for shape and view ops, joining and splitting, and creation functions
 //! (`cat`, `stack`, `linspace`, `eye`, random sampling, `new_*`).
 
-use super::convert::{creation_shape, opt_dtype, scalar_of, size_args, tensor_from_data};
+use super::convert::{creation_shape, opt_dtype, scalar_of, tensor_from_data};
 use super::errors::type_error;
 use super::functions::finish;
 use super::tensor::{run, PyTensor};
@@ -12,7 +12,7 @@ use crate::ops::shape;
 use crate::tensor::Tensor;
 use pyo3::exceptions::{PyNotImplementedError, PyUserWarning};
 use pyo3::prelude::*;
-use pyo3::types::{PyFloat, PyInt, PyList, PySequence, PyTuple};
+use pyo3::types::{PyBool, PyFloat, PyList, PySequence, PyString, PyTuple};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Core errors as Python exceptions, with PyTorch's NotImplementedError where it has one.
@@ -41,39 +41,81 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
         .unwrap_or_default()
 }
 
-/// An int argument (`int` or anything with `__index__`, not bool or float).
-fn int_arg(obj: &Bound<'_, PyAny>, func: &str, name: &str, pos: usize) -> PyResult<i64> {
-    if obj.is_instance_of::<PyFloat>() || obj.is_instance_of::<pyo3::types::PyBool>() {
-        return Err(type_error(format!(
-            "{func}(): argument '{name}' (position {pos}) must be int, not {}",
-            type_name(obj)
-        )));
-    }
-    obj.extract::<i64>().map_err(|_| {
-        type_error(format!(
-            "{func}(): argument '{name}' (position {pos}) must be int, not {}",
-            type_name(obj)
-        ))
-    })
+/// PyTorch's wording for an argument of the wrong type.
+fn wrong_type(obj: &Bound<'_, PyAny>, func: &str, name: &str, pos: usize, what: &str) -> PyErr {
+    type_error(format!(
+        "{func}(): argument '{name}' (position {pos}) must be {what}, not {}",
+        type_name(obj)
+    ))
 }
 
-/// An int or a sequence of ints (`dims`, `shifts`, `source`): `(values, was_a_sequence)`.
-fn ints_arg(obj: &Bound<'_, PyAny>, func: &str, name: &str, pos: usize) -> PyResult<Vec<i64>> {
-    if !obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyTensor>() {
-        if let Ok(seq) = obj.downcast::<PySequence>() {
-            return seq
-                .try_iter()?
-                .map(|x| int_arg(&x?, func, name, pos))
-                .collect::<PyResult<_>>()
-                .map_err(|_| {
-                    type_error(format!(
-                        "{func}(): argument '{name}' (position {pos}) must be tuple of ints, not {}",
-                        type_name(obj)
-                    ))
-                });
+/// An int (or anything with `__index__`, such as a NumPy int), never a bool or a float.
+fn as_int(obj: &Bound<'_, PyAny>) -> Option<i64> {
+    if obj.is_instance_of::<PyFloat>() || obj.is_instance_of::<PyBool>() {
+        return None;
+    }
+    obj.extract::<i64>().ok()
+}
+
+/// An int argument.
+fn int_arg(obj: &Bound<'_, PyAny>, func: &str, name: &str, pos: usize) -> PyResult<i64> {
+    as_int(obj).ok_or_else(|| wrong_type(obj, func, name, pos, "int"))
+}
+
+/// An int argument with a default.
+fn opt_int(
+    obj: Option<&Bound<'_, PyAny>>,
+    default: i64,
+    func: &str,
+    name: &str,
+    pos: usize,
+) -> PyResult<i64> {
+    obj.map_or(Ok(default), |o| int_arg(o, func, name, pos))
+}
+
+fn unpack_error(x: &Bound<'_, PyAny>, func: &str, name: &str, i: usize) -> PyErr {
+    type_error(format!(
+        "{func}(): argument '{name}' failed to unpack the object at pos {} with error \"type must be tuple of ints,but got {}\"",
+        i + 1,
+        type_name(x)
+    ))
+}
+
+/// A list or tuple of ints; a single int too when `int_ok` (`dims`, `shifts`).
+fn int_list(
+    obj: &Bound<'_, PyAny>,
+    func: &str,
+    name: &str,
+    pos: usize,
+    int_ok: bool,
+) -> PyResult<Vec<i64>> {
+    if let Some(i) = as_int(obj) {
+        if int_ok {
+            return Ok(vec![i]);
         }
     }
-    Ok(vec![int_arg(obj, func, name, pos)?])
+    let seq = match obj.downcast::<PySequence>() {
+        Ok(seq) if !obj.is_instance_of::<PyString>() && !obj.is_instance_of::<PyTensor>() => seq,
+        _ => return Err(wrong_type(obj, func, name, pos, "tuple of ints")),
+    };
+    seq.try_iter()?
+        .enumerate()
+        .map(|(i, x)| {
+            let x = x?;
+            as_int(&x).ok_or_else(|| unpack_error(&x, func, name, i))
+        })
+        .collect()
+}
+
+/// `*args` ints: `f(0, 1)` or `f((0, 1))`.
+fn int_varargs(args: &Bound<'_, PyTuple>, func: &str, name: &str) -> PyResult<Vec<i64>> {
+    if args.len() == 1 {
+        return int_list(&args.get_item(0)?, func, name, 1, true);
+    }
+    args.iter()
+        .enumerate()
+        .map(|(i, x)| as_int(&x).ok_or_else(|| unpack_error(&x, func, name, i)))
+        .collect()
 }
 
 /// `tensors` of `cat`/`stack`: a list or tuple of tensors, with PyTorch's type errors.
@@ -116,6 +158,7 @@ fn warn_once(py: Python<'_>, once: &AtomicBool, message: &str) -> PyResult<()> {
 }
 
 static T_0D_WARNED: AtomicBool = AtomicBool::new(false);
+static MT_0D_WARNED: AtomicBool = AtomicBool::new(false);
 static T_ND_WARNED: AtomicBool = AtomicBool::new(false);
 static NEW_TENSOR_WARNED: AtomicBool = AtomicBool::new(false);
 
@@ -126,12 +169,24 @@ fn new_dtype(t: &Tensor, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<DType> {
 
 #[pymethods]
 impl PyTensor {
+    /// Which output of its `grad_fn` this tensor is (`split` and friends have several).
+    #[getter]
+    fn output_nr(&self) -> u32 {
+        self.tensor.output_nr()
+    }
+
     // ---- reshaping views --------------------------------------------------------------
 
-    #[pyo3(signature = (start_dim=0, end_dim=-1))]
-    fn flatten(slf: &Bound<'_, Self>, start_dim: i64, end_dim: i64) -> PyResult<Py<PyAny>> {
+    #[pyo3(signature = (start_dim=None, end_dim=None))]
+    fn flatten(
+        slf: &Bound<'_, Self>,
+        start_dim: Option<&Bound<'_, PyAny>>,
+        end_dim: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let s = opt_int(start_dim, 0, "flatten", "start_dim", 1)?;
+        let e = opt_int(end_dim, -1, "flatten", "end_dim", 2)?;
         let t = &slf.get().tensor;
-        let out = shape::flatten(t, start_dim, end_dim)?;
+        let out = shape::flatten(t, s, e)?;
         if out.ptr_eq(t) {
             return Ok(slf.clone().into_any().unbind());
         }
@@ -141,8 +196,9 @@ impl PyTensor {
             .unbind())
     }
 
-    fn unflatten(&self, dim: i64, sizes: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        let sizes = ints_arg(sizes, "unflatten", "sizes", 2)?;
+    fn unflatten(&self, dim: &Bound<'_, PyAny>, sizes: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        let dim = int_arg(dim, "unflatten", "dim", 1)?;
+        let sizes = int_list(sizes, "unflatten", "sizes", 2, false)?;
         wrap(shape::unflatten(&self.tensor, dim, &sizes))
     }
 
@@ -166,8 +222,21 @@ impl PyTensor {
     }
 
     #[getter(mT)]
-    fn matrix_t(&self) -> PyResult<PyTensor> {
-        wrap(shape::matrix_t(&self.tensor))
+    fn matrix_t(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let t = &slf.get().tensor;
+        if t.ndim() == 0 {
+            warn_once(
+                py,
+                &MT_0D_WARNED,
+                "Tensor.mT is deprecated on 0-D tensors. This function is the identity in these cases.",
+            )?;
+            return Ok(slf.clone().into_any().unbind());
+        }
+        Ok(wrap(shape::matrix_t(t))?
+            .into_pyobject(py)?
+            .into_any()
+            .unbind())
     }
 
     fn movedim(
@@ -175,8 +244,8 @@ impl PyTensor {
         source: &Bound<'_, PyAny>,
         destination: &Bound<'_, PyAny>,
     ) -> PyResult<PyTensor> {
-        let s = ints_arg(source, "movedim", "source", 1)?;
-        let d = ints_arg(destination, "movedim", "destination", 2)?;
+        let s = int_list(source, "movedim", "source", 1, true)?;
+        let d = int_list(destination, "movedim", "destination", 2, true)?;
         wrap(shape::movedim(&self.tensor, &s, &d))
     }
 
@@ -188,51 +257,80 @@ impl PyTensor {
         self.movedim(source, destination)
     }
 
-    fn swapaxes(&self, axis0: i64, axis1: i64) -> PyResult<PyTensor> {
-        wrap(shape::transpose(&self.tensor, axis0, axis1))
+    fn swapaxes(&self, axis0: &Bound<'_, PyAny>, axis1: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        let a = int_arg(axis0, "swapaxes", "axis0", 1)?;
+        let b = int_arg(axis1, "swapaxes", "axis1", 2)?;
+        wrap(shape::transpose(&self.tensor, a, b))
     }
 
-    fn swapdims(&self, dim0: i64, dim1: i64) -> PyResult<PyTensor> {
-        wrap(shape::transpose(&self.tensor, dim0, dim1))
+    fn swapdims(&self, dim0: &Bound<'_, PyAny>, dim1: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        let a = int_arg(dim0, "swapdims", "dim0", 1)?;
+        let b = int_arg(dim1, "swapdims", "dim1", 2)?;
+        wrap(shape::transpose(&self.tensor, a, b))
     }
 
-    #[pyo3(signature = (offset=0, dim1=0, dim2=1))]
-    fn diagonal(&self, offset: i64, dim1: i64, dim2: i64) -> PyResult<PyTensor> {
-        wrap(shape::diagonal(&self.tensor, offset, dim1, dim2))
+    #[pyo3(signature = (offset=None, dim1=None, dim2=None))]
+    fn diagonal(
+        &self,
+        offset: Option<&Bound<'_, PyAny>>,
+        dim1: Option<&Bound<'_, PyAny>>,
+        dim2: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        let offset = opt_int(offset, 0, "diagonal", "offset", 1)?;
+        let d1 = opt_int(dim1, 0, "diagonal", "dim1", 2)?;
+        let d2 = opt_int(dim2, 1, "diagonal", "dim2", 3)?;
+        wrap(shape::diagonal(&self.tensor, offset, d1, d2))
     }
 
-    fn narrow(&self, dim: i64, start: &Bound<'_, PyAny>, length: i64) -> PyResult<PyTensor> {
+    fn narrow(
+        &self,
+        dim: &Bound<'_, PyAny>,
+        start: &Bound<'_, PyAny>,
+        length: &Bound<'_, PyAny>,
+    ) -> PyResult<PyTensor> {
+        let dim = int_arg(dim, "narrow", "dim", 1)?;
         let start = int_arg(start, "narrow", "start", 2)?;
+        let length = int_arg(length, "narrow", "length", 3)?;
         wrap(shape::narrow(&self.tensor, dim, start, length))
     }
 
     // ---- splitting ----------------------------------------------------------------------
 
-    #[pyo3(signature = (split_size, dim=0))]
+    /// `split(int)` (SplitBackward0) or `split(list of sizes)` (SplitWithSizesBackward0).
+    #[pyo3(signature = (split_size, dim=None))]
     fn split(
         &self,
         py: Python<'_>,
         split_size: &Bound<'_, PyAny>,
-        dim: i64,
+        dim: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyTuple>> {
+        let dim = opt_int(dim, 0, "split", "dim", 2)?;
         let t = &self.tensor;
-        let pieces =
-            if split_size.is_instance_of::<PyList>() || split_size.is_instance_of::<PyTuple>() {
-                let sizes = ints_arg(split_size, "split", "split_size", 1)?;
+        let pieces = match as_int(split_size) {
+            Some(size) => shape::split(t, size, dim)?,
+            None => {
+                let sizes = int_list(split_size, "split_with_sizes", "split_sizes", 2, false)?;
                 shape::split_with_sizes(t, &sizes, dim)?
-            } else {
-                shape::split(t, int_arg(split_size, "split", "split_size", 1)?, dim)?
-            };
+            }
+        };
         tuple_of(py, pieces)
     }
 
-    #[pyo3(signature = (chunks, dim=0))]
-    fn chunk(&self, py: Python<'_>, chunks: i64, dim: i64) -> PyResult<Py<PyTuple>> {
+    #[pyo3(signature = (chunks, dim=None))]
+    fn chunk(
+        &self,
+        py: Python<'_>,
+        chunks: &Bound<'_, PyAny>,
+        dim: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyTuple>> {
+        let chunks = int_arg(chunks, "chunk", "chunks", 1)?;
+        let dim = opt_int(dim, 0, "chunk", "dim", 2)?;
         tuple_of(py, shape::chunk(&self.tensor, chunks, dim)?)
     }
 
-    #[pyo3(signature = (dim=0))]
-    fn unbind(&self, py: Python<'_>, dim: i64) -> PyResult<Py<PyTuple>> {
+    #[pyo3(signature = (dim=None))]
+    fn unbind(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyTuple>> {
+        let dim = opt_int(dim, 0, "unbind", "dim", 1)?;
         tuple_of(py, shape::unbind(&self.tensor, dim)?)
     }
 
@@ -245,7 +343,7 @@ impl PyTensor {
                 "repeat() missing 1 required positional arguments: \"repeats\"",
             ));
         }
-        let r = size_args(repeats)?;
+        let r = int_varargs(repeats, "repeat", "repeats")?;
         let t = &self.tensor;
         let n = r
             .iter()
@@ -260,7 +358,7 @@ impl PyTensor {
                 "flip() missing 1 required positional arguments: \"dims\"",
             ));
         }
-        let d = size_args(dims)?;
+        let d = int_varargs(dims, "flip", "dims")?;
         let t = &self.tensor;
         Ok(PyTensor::new(run(py, t.numel(), || shape::flip(t, &d))?))
     }
@@ -272,9 +370,9 @@ impl PyTensor {
         shifts: &Bound<'_, PyAny>,
         dims: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyTensor> {
-        let s = ints_arg(shifts, "roll", "shifts", 1)?;
+        let s = int_list(shifts, "roll", "shifts", 1, true)?;
         let d = match dims {
-            Some(d) if !d.is_none() => ints_arg(d, "roll", "dims", 2)?,
+            Some(d) if !d.is_none() => int_list(d, "roll", "dims", 2, true)?,
             _ => Vec::new(),
         };
         let t = &self.tensor;
@@ -283,30 +381,34 @@ impl PyTensor {
         })?))
     }
 
-    #[pyo3(signature = (diagonal=0))]
-    fn tril(&self, py: Python<'_>, diagonal: i64) -> PyResult<PyTensor> {
+    #[pyo3(signature = (diagonal=None))]
+    fn tril(&self, py: Python<'_>, diagonal: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+        let diagonal = opt_int(diagonal, 0, "tril", "diagonal", 1)?;
         let t = &self.tensor;
         Ok(PyTensor::new(run(py, t.numel(), || {
             shape::tril(t, diagonal)
         })?))
     }
 
-    #[pyo3(signature = (diagonal=0))]
-    fn triu(&self, py: Python<'_>, diagonal: i64) -> PyResult<PyTensor> {
+    #[pyo3(signature = (diagonal=None))]
+    fn triu(&self, py: Python<'_>, diagonal: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+        let diagonal = opt_int(diagonal, 0, "triu", "diagonal", 1)?;
         let t = &self.tensor;
         Ok(PyTensor::new(run(py, t.numel(), || {
             shape::triu(t, diagonal)
         })?))
     }
 
-    #[pyo3(signature = (diagonal=0))]
-    fn tril_(slf: &Bound<'_, Self>, diagonal: i64) -> PyResult<Py<Self>> {
+    #[pyo3(signature = (diagonal=None))]
+    fn tril_(slf: &Bound<'_, Self>, diagonal: Option<&Bound<'_, PyAny>>) -> PyResult<Py<Self>> {
+        let diagonal = opt_int(diagonal, 0, "tril_", "diagonal", 1)?;
         shape::tril_(&slf.get().tensor, diagonal)?;
         Ok(slf.clone().unbind())
     }
 
-    #[pyo3(signature = (diagonal=0))]
-    fn triu_(slf: &Bound<'_, Self>, diagonal: i64) -> PyResult<Py<Self>> {
+    #[pyo3(signature = (diagonal=None))]
+    fn triu_(slf: &Bound<'_, Self>, diagonal: Option<&Bound<'_, PyAny>>) -> PyResult<Py<Self>> {
+        let diagonal = opt_int(diagonal, 0, "triu_", "diagonal", 1)?;
         shape::triu_(&slf.get().tensor, diagonal)?;
         Ok(slf.clone().unbind())
     }
@@ -360,19 +462,14 @@ impl PyTensor {
         requires_grad: bool,
     ) -> PyResult<PyTensor> {
         let _ = device;
-        if size.is_instance_of::<PyInt>() || size.downcast::<PySequence>().is_err() {
-            return Err(type_error(format!(
-                "new_full(): argument 'size' (position 1) must be tuple of ints, not {}",
-                type_name(size)
-            )));
-        }
+        let size = int_list(size, "new_full", "size", 1, false)?;
         let value = scalar_of(fill_value)?.ok_or_else(|| {
             type_error(format!(
                 "new_full(): argument 'fill_value' (position 2) must be Number, not {}",
                 type_name(fill_value)
             ))
         })?;
-        let shape = creation_shape(&size_args(&PyTuple::new(size.py(), [size])?)?)?;
+        let shape = creation_shape(&size)?;
         let dtype = new_dtype(&self.tensor, dtype)?;
         finish(Tensor::full(&shape, value.to_f64(), dtype)?, requires_grad)
     }
@@ -433,14 +530,22 @@ impl PyTensor {
         Ok(slf.clone().unbind())
     }
 
-    #[pyo3(signature = (num_samples, replacement=false, *, generator=None))]
+    #[pyo3(signature = (num_samples, replacement=None, *, generator=None))]
     fn multinomial(
         &self,
-        num_samples: i64,
-        replacement: bool,
+        num_samples: &Bound<'_, PyAny>,
+        replacement: Option<&Bound<'_, PyAny>>,
         generator: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyTensor> {
         let _ = generator;
+        let num_samples = int_arg(num_samples, "multinomial", "num_samples", 1)?;
+        let replacement = match replacement {
+            None => false,
+            Some(r) => r
+                .downcast::<PyBool>()
+                .map_err(|_| wrong_type(r, "multinomial", "replacement", 2, "bool"))?
+                .is_true(),
+        };
         wrap(creation::multinomial(
             &self.tensor,
             num_samples,
@@ -463,7 +568,7 @@ impl PyTensor {
                 "{func}() missing 1 required positional arguments: \"size\""
             )));
         }
-        let shape = creation_shape(&size_args(size)?)?;
+        let shape = creation_shape(&int_varargs(size, func, "size")?)?;
         let dtype = new_dtype(&self.tensor, dtype)?;
         finish(Tensor::full(&shape, value, dtype)?, requires_grad)
     }
@@ -473,35 +578,39 @@ impl PyTensor {
 
 /// `cat(tensors, dim=0)` (also `concat`; `concatenate` takes `axis` as well).
 #[pyfunction]
-#[pyo3(signature = (tensors, dim=0, *, axis=None, out=None))]
+#[pyo3(signature = (tensors, dim=None, *, axis=None, out=None))]
 fn cat(
     py: Python<'_>,
     tensors: &Bound<'_, PyAny>,
-    dim: i64,
-    axis: Option<i64>,
+    dim: Option<&Bound<'_, PyAny>>,
+    axis: Option<&Bound<'_, PyAny>>,
     out: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTensor> {
     if out.is_some_and(|o| !o.is_none()) {
         return Err(type_error("cat(): out= is not supported"));
     }
     let ts = tensor_list(tensors, "cat")?;
-    let dim = axis.unwrap_or(dim);
+    let dim = match axis {
+        Some(a) => int_arg(a, "cat", "axis", 2)?,
+        None => opt_int(dim, 0, "cat", "dim", 2)?,
+    };
     let n = ts.iter().map(Tensor::numel).sum();
     Ok(PyTensor::new(run(py, n, || shape::cat(&ts, dim))?))
 }
 
 #[pyfunction]
-#[pyo3(signature = (tensors, dim=0, *, out=None))]
+#[pyo3(signature = (tensors, dim=None, *, out=None))]
 fn stack(
     py: Python<'_>,
     tensors: &Bound<'_, PyAny>,
-    dim: i64,
+    dim: Option<&Bound<'_, PyAny>>,
     out: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTensor> {
     if out.is_some_and(|o| !o.is_none()) {
         return Err(type_error("stack(): out= is not supported"));
     }
     let ts = tensor_list(tensors, "stack")?;
+    let dim = opt_int(dim, 0, "stack", "dim", 2)?;
     let n = ts.iter().map(Tensor::numel).sum();
     Ok(PyTensor::new(run(py, n, || shape::stack(&ts, dim))?))
 }
@@ -527,7 +636,7 @@ fn linspace(
     py: Python<'_>,
     start: &Bound<'_, PyAny>,
     end: &Bound<'_, PyAny>,
-    steps: i64,
+    steps: &Bound<'_, PyAny>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
@@ -538,6 +647,7 @@ fn linspace(
         number(start, "linspace", "start")?,
         number(end, "linspace", "end")?,
     );
+    let steps = int_arg(steps, "linspace", "steps", 3)?;
     let dtype = opt_dtype(dtype)?.unwrap_or(DEFAULT_FLOAT);
     let t = run(py, steps.max(0) as usize, || {
         Ok(creation::linspace(s, e, steps, dtype))
@@ -552,7 +662,7 @@ fn logspace(
     py: Python<'_>,
     start: &Bound<'_, PyAny>,
     end: &Bound<'_, PyAny>,
-    steps: i64,
+    steps: &Bound<'_, PyAny>,
     base: f64,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
@@ -564,6 +674,7 @@ fn logspace(
         number(start, "logspace", "start")?,
         number(end, "logspace", "end")?,
     );
+    let steps = int_arg(steps, "logspace", "steps", 3)?;
     let dtype = opt_dtype(dtype)?.unwrap_or(DEFAULT_FLOAT);
     let t = run(py, steps.max(0) as usize, || {
         Ok(creation::logspace(s, e, steps, base, dtype))
@@ -575,27 +686,23 @@ fn logspace(
 #[pyo3(signature = (n, m=None, *, dtype=None, device=None, requires_grad=false, out=None))]
 #[allow(clippy::too_many_arguments)]
 fn eye(
-    n: i64,
-    m: Option<i64>,
+    n: &Bound<'_, PyAny>,
+    m: Option<&Bound<'_, PyAny>>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
     out: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTensor> {
     let _ = (device, out);
+    let n = int_arg(n, "eye", "n", 1)?;
+    let m = m.map(|m| int_arg(m, "eye", "m", 2)).transpose()?;
     let dtype = opt_dtype(dtype)?.unwrap_or(DEFAULT_FLOAT);
     finish(creation::eye(n, m, dtype).map_err(py_err)?, requires_grad)
 }
 
 /// A `size` argument that must be a sequence of ints (`randint`, `normal`).
 fn size_seq(obj: &Bound<'_, PyAny>, func: &str, pos: usize) -> PyResult<crate::shape::Dims> {
-    if obj.is_instance_of::<PyInt>() || obj.downcast::<PySequence>().is_err() {
-        return Err(type_error(format!(
-            "{func}(): argument 'size' (position {pos}) must be tuple of ints, not {}",
-            type_name(obj)
-        )));
-    }
-    creation_shape(&size_args(&PyTuple::new(obj.py(), [obj])?)?)
+    creation_shape(&int_list(obj, func, "size", pos, false)?)
 }
 
 /// `randint(high, size)` / `randint(low, high, size)`; `size` may be a keyword.
@@ -643,7 +750,7 @@ fn randint(
 #[allow(clippy::too_many_arguments)]
 fn randperm(
     py: Python<'_>,
-    n: i64,
+    n: &Bound<'_, PyAny>,
     generator: Option<&Bound<'_, PyAny>>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
@@ -651,6 +758,7 @@ fn randperm(
     out: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTensor> {
     let _ = (generator, device, out);
+    let n = int_arg(n, "randperm", "n", 1)?;
     let dtype = opt_dtype(dtype)?.unwrap_or(DType::I64);
     let t = run(py, n.max(0) as usize, || Ok(creation::randperm(n, dtype)))?;
     finish(t.map_err(py_err)?, requires_grad)

@@ -15,6 +15,14 @@ from .grad_mode import (
 )
 
 __all__ = [
+    "anomaly_mode",
+    "function",
+    "functional",
+    "grad_mode",
+    "gradcheck",
+    "gradgradcheck",
+    "FunctionCtx",
+    "is_inference_mode_enabled",
     "backward",
     "grad",
     "no_grad",
@@ -39,11 +47,9 @@ def _as_list(x):
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulates d(tensors)/d(leaves) into the leaves' ``.grad``."""
-    if inputs is not None:
-        raise RuntimeError("autograd.backward(inputs=...) is not supported yet")
     tensors = _as_list(tensors)
     grads = _as_list(grad_tensors)
-    _C._run_backward(tensors, grads, retain_graph, create_graph)
+    _C._run_backward(tensors, grads, retain_graph, create_graph, _as_list(inputs))
 
 
 def grad(

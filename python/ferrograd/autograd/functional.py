@@ -58,7 +58,9 @@ def _finish(results, create_graph):
     """Detach results (possibly nested) unless the caller wants to differentiate them."""
     if create_graph:
         return results
-    return tuple(r.detach() if isinstance(r, ferrograd.Tensor) else _finish(r, False) for r in results)
+    return tuple(
+        r.detach() if isinstance(r, ferrograd.Tensor) else _finish(r, False) for r in results
+    )
 
 
 def _check_v(v, other, other_is_tuple):
@@ -174,9 +176,7 @@ def _grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=N
     """``autograd.grad`` over the outputs that require grad (all ``None`` if none do)."""
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
-    pairs = [
-        (o, g) for o, g in zip(outputs, grad_outputs) if o is not None and o.requires_grad
-    ]
+    pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o is not None and o.requires_grad]
     if not pairs:
         return (None,) * len(inputs)
     return ferrograd.autograd.grad(
@@ -190,9 +190,7 @@ def _grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=N
 
 
 def _call(func, inputs, fn_name, strict):
-    is_tuple, outputs = _as_tuple(
-        func(*inputs), "outputs of the user-provided function", fn_name
-    )
+    is_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function", fn_name)
     _check_requires_grad(outputs, "outputs", strict)
     return is_tuple, outputs
 
@@ -266,25 +264,9 @@ def _one_hot(out, k):
     return ferrograd.tensor(flat, dtype=out.dtype).reshape(tuple(out.shape))
 
 
-def _stack(rows):
-    """``torch.stack(rows)``, differentiably."""
-    stack = getattr(ferrograd, "stack", None)
-    if stack is not None:
-        return stack(rows)
-    if not rows:
-        raise RuntimeError("stack expects a non-empty TensorList")
-    # Without a stack op: sum of e_k (x) row_k, which is differentiable in every row.
-    n = len(rows)
-    ones = (1,) * rows[0].dim()
-    total = None
-    for k, row in enumerate(rows):
-        e = ferrograd.tensor([1.0 if i == k else 0.0 for i in range(n)], dtype=row.dtype)
-        term = e.reshape((n,) + ones) * row.unsqueeze(0)
-        total = term if total is None else total + term
-    return total
-
-
-def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, strategy="reverse-mode"):
+def jacobian(
+    func, inputs, create_graph=False, strict=False, vectorize=False, strategy="reverse-mode"
+):
     """The Jacobian of ``func`` at ``inputs``: ``J[i][j]`` has shape
     ``outputs[i].shape + inputs[j].shape`` (a tensor, tuple, or tuple of tuples, following
     whether ``inputs`` and the outputs are tuples). Rows come from one vjp each.
@@ -337,9 +319,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
         for i, out in enumerate(outputs):
             rows = [[] for _ in inputs]
             for k in range(out.nelement()):
-                grads = _grad(
-                    (out,), inputs, (_one_hot(out, k),), create_graph, retain_graph=True
-                )
+                grads = _grad((out,), inputs, (_one_hot(out, k),), create_graph, retain_graph=True)
                 for j, (g, inp) in enumerate(zip(grads, inputs)):
                     if g is None:
                         if strict:
@@ -356,7 +336,8 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
                         )
                     rows[j].append(g)
             per_input = [
-                _stack(r).view(tuple(out.shape) + tuple(inp.shape)) for r, inp in zip(rows, inputs)
+                ferrograd.stack(r).view(tuple(out.shape) + tuple(inp.shape))
+                for r, inp in zip(rows, inputs)
             ]
             jac.append(per_input if forward else tuple(per_input))
         jac = jac if forward else _finish(tuple(jac), create_graph)

@@ -201,9 +201,7 @@ def _numerical_jacobians(func, inputs, outputs, eps):
             diffs = _central_difference(func, inputs, target, delta, eps, _element_index(shape, k))
             for row, d in zip(rows, diffs):
                 row.extend(_flat(d))
-        result.append(
-            [_matrix(r, numel, o.numel(), o.dtype) for r, o in zip(rows, float_outputs)]
-        )
+        result.append([_matrix(r, numel, o.numel(), o.dtype) for r, o in zip(rows, float_outputs)])
     return result
 
 
@@ -256,7 +254,7 @@ def _checked_vjps(output, diff_inputs, grad_outputs, nondet_tol, check_grad_dtyp
 def _analytical_jacobians(output, diff_inputs, nondet_tol, check_grad_dtypes):
     """One (input.numel(), output.numel()) Jacobian per input, in the input's dtype."""
     numel, shape = output.numel(), tuple(output.shape)
-    one_hots = (_one_hot(shape, numel, j, 1.0, output.dtype) for j in range(numel))
+    one_hots = [_one_hot(shape, numel, j, 1.0, output.dtype) for j in range(numel)]
     columns = _checked_vjps(output, diff_inputs, one_hots, nondet_tol, check_grad_dtypes)
     return [
         _matrix(_transpose_columns(cols, inp.numel()), inp.numel(), numel, inp.dtype)
