@@ -951,12 +951,8 @@ _I = lambda L: L.tensor([1, 2])  # noqa: E731
 _B = lambda L: L.tensor([True, False])  # noqa: E731
 
 # Known divergences outside this family's files (strict xfails: they XPASS once fixed).
-_CAST_WORDS = pytest.mark.xfail(
-    reason="Error::InplaceCast (src/error.rs) prints dtypes as float32/int64; PyTorch's "
-    "message says Float/Long",
-    raises=AssertionError,
-    strict=True,
-)
+# Error::InplaceCast now uses PyTorch's Float/Long words: no longer a divergence.
+_CAST_WORDS = ()
 _ABS_KIND = pytest.mark.xfail(
     reason="Tensor.abs is bound in src/python/tensor.rs, whose error mapping "
     "(src/python/errors.rs) turns NotImplementedFor into RuntimeError, not "

@@ -8,9 +8,9 @@ their in-place forms) are importable from this module for ``nn.functional``, but
 exported.
 """
 
+from ._C import gelu as _gelu  # noqa: E402
 from ._C import (  # noqa: A004
     Tensor,
-    _gelu,
     abs,
     absolute,
     acos,
