@@ -153,7 +153,8 @@ def plot(histories, path):
         ax1.plot(epochs, h["loss"], label=name)
         ax2.plot(epochs, h["acc"], label=name)
     ax1.set(title="training loss", xlabel="epoch", ylabel="cross entropy")
-    ax2.set(title="test accuracy", xlabel="epoch", ylabel="accuracy", ylim=(0.8, 1.0))
+    ax2.set(title="test accuracy", xlabel="epoch", ylabel="accuracy")
+    ax2.set_ylim(top=1.0)
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
         ax.legend()

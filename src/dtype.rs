@@ -65,6 +65,16 @@ impl DType {
         }
     }
 
+    /// PyTorch's ScalarType word used in many messages ("Long", "Float").
+    pub fn type_word(self) -> &'static str {
+        match self {
+            DType::Bool => "Bool",
+            DType::I64 => "Long",
+            DType::F32 => "Float",
+            DType::F64 => "Double",
+        }
+    }
+
     /// The smallest dtype that holds both (used within one priority class).
     pub fn promote(self, other: DType) -> DType {
         self.max(other)

@@ -53,7 +53,11 @@ pub enum Error {
     #[error("a leaf Variable that requires grad is being used in an in-place operation.")]
     InplaceOnLeaf,
 
-    #[error("result type {result} can't be cast to the desired output type {out}")]
+    #[error(
+        "result type {} can't be cast to the desired output type {}",
+        .result.type_word(),
+        .out.type_word()
+    )]
     InplaceCast { result: DType, out: DType },
 
     #[error("a Tensor with {0} elements cannot be converted to Scalar")]

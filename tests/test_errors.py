@@ -461,16 +461,11 @@ CASES = [
         RuntimeError,
         "upper bound and lower bound inconsistent with step sign",
     ),
-    pytest.param(
+    (
         "in-place float into an int tensor",
         _fill_inplace_int,
         RuntimeError,
         "result type Float can't be cast to the desired output type Long",
-        marks=pytest.mark.xfail(
-            reason="ferrograd prints dtype names (float32/int64) here: src/error.rs "
-            "InplaceCast formats DType, PyTorch prints its ScalarType name",
-            strict=True,
-        ),
     ),
 ]
 

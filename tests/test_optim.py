@@ -110,6 +110,25 @@ def test_fused_step_is_used_and_python_path_for_strided_params(monkeypatch):
     assert calls == ["sgd"]
 
 
+def test_fused_kernel_rejects_bad_buffers():
+    from ferrograd import _C
+
+    p, g = ferrograd.ones(3), ferrograd.ones(3)
+    for bufs, hyper in [
+        ([], [0.1, 0.9, 0, 0, 0, 0, 0]),  # momentum without its buffer
+        ([ferrograd.ones(2)], [0.1, 0.9, 0, 0, 0, 0, 0]),  # wrong shape
+        ([p], [0.1, 0.9, 0, 0, 0, 0, 0]),  # the parameter as its own buffer
+        ([ferrograd.ones(3, dtype=ferrograd.float64)], [0.1, 0.9, 0, 0, 0, 0, 0]),
+    ]:
+        with pytest.raises(RuntimeError):
+            _C._optim_step("sgd", p, g, bufs, hyper)
+    with pytest.raises(ValueError):
+        _C._optim_step("sgd", p, g, [], [0.1])
+    with pytest.raises(ValueError):
+        _C._optim_step("lion", p, g, [], [])
+    assert p.tolist() == [1.0, 1.0, 1.0]
+
+
 def test_fixed_first_steps():
     p = nn.Parameter(ferrograd.tensor([1.0, -2.0]))
     p.grad = ferrograd.tensor([0.5, -1.0])

@@ -207,11 +207,10 @@ def t(input):
     return input.t()
 
 
-from . import viz  # noqa: E402
+from . import nn, optim, utils, viz  # noqa: E402
 from ._index import *  # noqa: E402,F403
 from ._linalg import *  # noqa: E402,F403
 from ._math import *  # noqa: E402,F403
 from ._reduce import *  # noqa: E402,F403
 from ._shape import *  # noqa: E402,F403
-from . import nn, optim, utils  # noqa: E402
 from .serialization import load, save  # noqa: E402

@@ -8,7 +8,6 @@ their in-place forms) are importable from this module for ``nn.functional``, but
 exported.
 """
 
-from ._C import gelu as _gelu  # noqa: E402
 from ._C import (  # noqa: A004
     Tensor,
     abs,
@@ -69,6 +68,7 @@ from ._C import (  # noqa: A004
     trunc,
     where,
 )
+from ._C import gelu as _gelu
 
 __all__ = [
     "abs",

@@ -44,8 +44,8 @@ def _encode(obj, arrays):
 
     if isinstance(obj, Tensor):
         key = f"t{len(arrays)}"
-        t = obj.detach()
-        arrays[key] = np.asarray(t.tolist(), dtype=_dtype_name(t.dtype)).reshape(tuple(t.shape))
+        data = np.asarray(obj.detach().numpy(), dtype=_dtype_name(obj.dtype))
+        arrays[key] = data.reshape(tuple(obj.shape))  # (size-0 shapes survive)
         node = {"type": "tensor", "key": key, "requires_grad": bool(obj.requires_grad)}
         from .nn.parameter import Parameter
 
@@ -112,8 +112,7 @@ def _decode(node, arrays, depth=0):
         arr = arrays[key]
         if arr.dtype.name not in _DTYPES:
             raise _Corrupt(f"unsupported array dtype {arr.dtype}")
-        t = ferrograd.tensor(arr.tolist(), dtype=getattr(ferrograd, arr.dtype.name))
-        t = t.reshape(arr.shape)
+        t = ferrograd.tensor(arr, dtype=getattr(ferrograd, arr.dtype.name))
         if node.get("parameter"):
             from .nn.parameter import Parameter
 

@@ -17,6 +17,9 @@ use crate::storage::Element;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
 
+/// Elements per parallel work item.
+const CHUNK: usize = 1 << 13;
+
 /// Dispatches `$body` with `$T` bound to the element type of any dtype.
 macro_rules! any_dtype {
     ($dtype:expr, $T:ident => $body:expr) => {
@@ -68,7 +71,7 @@ impl Accumulate for bool {
 }
 
 /// Resolves an index value against a dimension of `size` (`None`: out of range).
-pub type Resolve<'a> = &'a dyn Fn(i64, usize) -> Option<usize>;
+pub type Resolve<'a> = &'a (dyn Fn(i64, usize) -> Option<usize> + Sync);
 
 /// Negative indices count from the end (`x[-1]`).
 pub fn wrap_negative(i: i64, size: usize) -> Option<usize> {
@@ -84,7 +87,7 @@ pub fn non_negative(i: i64, size: usize) -> Option<usize> {
 /// Builds the error for an index `value` found out of range: `(value, k, dim, size)` where
 /// `k` is the position of the index tensor among the given ones and `dim` the dimension it
 /// indexes.
-pub type OutOfRange<'a> = &'a dyn Fn(i64, usize, usize, usize) -> Error;
+pub type OutOfRange<'a> = &'a (dyn Fn(i64, usize, usize, usize) -> Error + Sync);
 
 /// The offsets of the elements of a block, relative to the block's start.
 enum Block {
@@ -207,9 +210,29 @@ pub fn plan(
             let (size, stride) = (layout.shape[d], layout.strides[d]);
             let values =
                 super::gather_cast::<i64>(&t.alias_with_layout(t.layout().broadcast_to(&bshape)?));
-            for (slot, &v) in adv.iter_mut().zip(&values) {
-                let i = resolve(v, size).ok_or_else(|| out_of_range(v, k, d, size))?;
-                *slot += i * stride;
+            // Adds each index's offset; gives the first value out of range, if any.
+            let add = |slots: &mut [usize], vs: &[i64]| {
+                for (slot, &v) in slots.iter_mut().zip(vs) {
+                    match resolve(v, size) {
+                        Some(i) => *slot += i * stride,
+                        None => return Some(v),
+                    }
+                }
+                None
+            };
+            let bad = if nb >= PARALLEL_THRESHOLD {
+                pool().install(|| {
+                    adv.par_chunks_mut(CHUNK)
+                        .zip(values.par_chunks(CHUNK))
+                        .map(|(slots, vs)| add(slots, vs))
+                        .find_first(|b| b.is_some())
+                        .flatten()
+                })
+            } else {
+                add(&mut adv, &values)
+            };
+            if let Some(v) = bad {
+                return Err(out_of_range(v, k, d, size));
             }
         }
     }
@@ -237,30 +260,39 @@ fn gather_typed<T: Element>(data: &[T], plan: &Plan) -> Vec<T> {
     if n == 0 {
         return Vec::new();
     }
-    let fill_block = |out: &mut [T], row: usize| {
-        let start = plan.base + plan.pre.get(row / plan.adv.len()) + plan.adv[row % plan.adv.len()];
-        match &plan.post {
-            Block::Run(len) => out.copy_from_slice(&data[start..start + len]),
-            Block::Offsets(offs) => {
-                for (o, &q) in out.iter_mut().zip(offs) {
-                    *o = data[start + q];
+    let nadv = plan.adv.len();
+    // Fills the result rows (one per pre x index position) from row `first` on.
+    let fill_rows = |out: &mut [T], first: usize| {
+        let (mut p, mut a) = (first / nadv, first % nadv);
+        let mut base = plan.base + plan.pre.get(p);
+        for row in out.chunks_mut(inner) {
+            if a == nadv {
+                (p, a) = (p + 1, 0);
+                base = plan.base + plan.pre.get(p);
+            }
+            let start = base + plan.adv[a];
+            a += 1;
+            match &plan.post {
+                Block::Run(1) => row[0] = data[start],
+                Block::Run(len) => row.copy_from_slice(&data[start..start + len]),
+                Block::Offsets(offs) => {
+                    for (o, &q) in row.iter_mut().zip(offs) {
+                        *o = data[start + q];
+                    }
                 }
             }
         }
     };
     let mut out = vec![T::default(); n];
     if n >= PARALLEL_THRESHOLD {
-        let min_rows = (PARALLEL_THRESHOLD / 8 / inner).max(1);
+        let rows = (CHUNK / inner).max(1);
         pool().install(|| {
-            out.par_chunks_mut(inner)
+            out.par_chunks_mut(rows * inner)
                 .enumerate()
-                .with_min_len(min_rows)
-                .for_each(|(row, chunk)| fill_block(chunk, row))
+                .for_each(|(c, chunk)| fill_rows(chunk, c * rows))
         });
     } else {
-        for (row, chunk) in out.chunks_mut(inner).enumerate() {
-            fill_block(chunk, row);
-        }
+        fill_rows(&mut out, 0);
     }
     out
 }
@@ -469,29 +501,23 @@ pub fn scatter_dim(
 /// The coordinates of the true elements of a bool `mask`, one int64 tensor per dim (each of
 /// length "number of trues"), in row-major order: what `mask.nonzero(as_tuple=True)` gives.
 pub fn nonzero(mask: &Tensor) -> Result<Vec<Tensor>> {
-    let m = bool::slice(mask.buffer()).ok_or_else(|| dtype_error(mask.dtype()))?;
+    if mask.dtype() != DType::Bool {
+        return Err(dtype_error(mask.dtype()));
+    }
     let shape = mask.shape();
-    let nd = shape.len();
-    let mut coords: Vec<Vec<i64>> = vec![Vec::new(); nd];
-    let mut index = vec![0usize; nd];
-    for_each_offset(mask.layout(), |o| {
-        if m[o] {
-            for (c, &i) in coords.iter_mut().zip(&index) {
-                c.push(i as i64);
-            }
-        }
-        for d in (0..nd).rev() {
-            index[d] += 1;
-            if index[d] < shape[d] {
-                break;
-            }
-            index[d] = 0;
-        }
-    });
-    coords
-        .into_iter()
-        .map(|c| {
-            let n = c.len();
+    let pos: Vec<usize> = super::gather_cast::<bool>(mask)
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &b)| b.then_some(i))
+        .collect();
+    let strides = crate::shape::contiguous_strides(shape);
+    let n = pos.len();
+    (0..shape.len())
+        .map(|d| {
+            let c: Vec<i64> = pos
+                .iter()
+                .map(|&p| ((p / strides[d]) % shape[d]) as i64)
+                .collect();
             Tensor::from_vec(c, &[n])
         })
         .collect()

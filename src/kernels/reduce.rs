@@ -77,11 +77,13 @@ pub trait Fold<T: Element>: Sync {
     #[inline]
     fn rows(&self, acc: &mut [Self::Acc], data: &[T], offsets: &[usize], i0: usize) {
         let w = acc.len();
-        for (r, &off) in offsets.iter().enumerate() {
-            for (a, &x) in acc.iter_mut().zip(&data[off..off + w]) {
-                *a = self.step(*a, x, i0 + r);
+        vectorised(|| {
+            for (r, &off) in offsets.iter().enumerate() {
+                for (a, &x) in acc.iter_mut().zip(&data[off..off + w]) {
+                    *a = self.step(*a, x, i0 + r);
+                }
             }
-        }
+        })
     }
     /// Combines two partial results, `a` covering the elements before `b`'s.
     fn merge(&self, a: Self::Acc, b: Self::Acc) -> Self::Acc;
@@ -114,101 +116,28 @@ pub trait Accumulate: Element {
     fn out(acc: Self::Acc, div: f64) -> Self::Out;
 }
 
-/// Elements per block of the float32 sum: each of its 32 lanes adds 16 values in f32, then
-/// the lanes are added in f64 (accurate like pairwise summation, and as fast as memory).
+/// Elements per block of a float sum: each of its lanes adds 16 (f32) or 32 (f64) values in
+/// the input's type, then the lanes are added in f64 (accurate like pairwise summation, and
+/// as fast as memory).
 const SUM_BLOCK: usize = 512;
 
-/// `L` independent accumulators over `xs` (so the loop vectorises), returned as they are.
+/// Runs `f` compiled for AVX2 where the CPU has it: `f` (a closure called once) is inlined
+/// into a function built with that feature. Both builds do the same operations in the same
+/// order (floats are never reassociated), so results do not depend on the CPU.
 #[inline(always)]
-fn lanes<T: Copy + Default, const L: usize>(xs: &[T], add: impl Fn(T, T) -> T) -> ([T; L], T) {
-    let mut acc = [T::default(); L];
-    let mut it = xs.chunks_exact(L);
-    for c in &mut it {
-        for (a, &x) in acc.iter_mut().zip(c) {
-            *a = add(*a, x);
-        }
-    }
-    let tail = it.remainder().iter().fold(T::default(), |s, &x| add(s, x));
-    (acc, tail)
-}
-
-/// Adds the lanes pairwise.
-#[inline(always)]
-fn pairwise<T: Copy, const L: usize>(mut acc: [T; L], add: impl Fn(T, T) -> T) -> T {
-    let mut w = L / 2;
-    while w > 0 {
-        for k in 0..w {
-            acc[k] = add(acc[k], acc[k + w]);
-        }
-        w /= 2;
-    }
-    acc[0]
-}
-
-#[inline(always)]
-fn sum_f32_body(xs: &[f32]) -> f64 {
-    xs.chunks(SUM_BLOCK)
-        .map(|b| {
-            let (acc, tail) = lanes::<f32, 32>(b, |a, x| a + x);
-            pairwise(acc.map(f64::from), |a, x| a + x) + tail as f64
-        })
-        .sum()
-}
-
-#[inline(always)]
-fn sum_f64_body(xs: &[f64]) -> f64 {
-    xs.chunks(SUM_BLOCK)
-        .map(|b| {
-            let (acc, tail) = lanes::<f64, 16>(b, |a, x| a + x);
-            pairwise(acc, |a, x| a + x) + tail
-        })
-        .sum()
-}
-
-/// Adds up to `ROWS` rows in f32 (vectorised across the row), then into the f64 `acc`.
-#[inline(always)]
-fn add_rows_f32_body(acc: &mut [f64], data: &[f32], offsets: &[usize]) {
-    let w = acc.len().min(TILE);
-    let mut part = [0f32; TILE];
-    for rows in offsets.chunks(ROWS) {
-        let part = &mut part[..w];
-        part.fill(0.0);
-        for &off in rows {
-            for (p, &x) in part.iter_mut().zip(&data[off..off + w]) {
-                *p += x;
-            }
-        }
-        for (a, &p) in acc.iter_mut().zip(part.iter()) {
-            *a += p as f64;
-        }
-    }
-}
-
-fn add_rows_f32(acc: &mut [f64], data: &[f32], offsets: &[usize]) {
+fn vectorised<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        // SAFETY: the CPU supports AVX2 (checked at run time just above).
-        return unsafe { avx2::add_rows_f32(acc, data, offsets) };
+    {
+        #[target_feature(enable = "avx2")]
+        fn avx2<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        if has_avx2() {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { avx2(f) };
+        }
     }
-    add_rows_f32_body(acc, data, offsets)
-}
-
-/// The same loops compiled for AVX2 (chosen at run time); they add in the same order, so
-/// both versions give identical results.
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    #[target_feature(enable = "avx2")]
-    pub fn sum_f32(xs: &[f32]) -> f64 {
-        super::sum_f32_body(xs)
-    }
-    #[target_feature(enable = "avx2")]
-    pub fn sum_f64(xs: &[f64]) -> f64 {
-        super::sum_f64_body(xs)
-    }
-    #[target_feature(enable = "avx2")]
-    pub fn add_rows_f32(acc: &mut [f64], data: &[f32], offsets: &[usize]) {
-        super::add_rows_f32_body(acc, data, offsets)
-    }
+    f()
 }
 
 #[inline]
@@ -223,22 +152,145 @@ fn has_avx2() -> bool {
     }
 }
 
-pub fn sum_f32(xs: &[f32]) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    if xs.len() >= 256 && has_avx2() {
-        // SAFETY: the CPU supports AVX2 (checked at run time just above).
-        return unsafe { avx2::sum_f32(xs) };
+/// Folds `xs` into `L` independent lanes from `init` (lane `k` sees elements `k`, `k + L`,
+/// ..., so the loop vectorises), and the remainder into one more value from `init`.
+#[inline(always)]
+fn lanes<T: Copy, A: Copy, const L: usize>(
+    init: A,
+    xs: &[T],
+    f: impl Fn(A, T) -> A,
+) -> ([A; L], A) {
+    let mut acc = [init; L];
+    let mut it = xs.chunks_exact(L);
+    for c in &mut it {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a = f(*a, x);
+        }
     }
-    sum_f32_body(xs)
+    let tail = it.remainder().iter().fold(init, |s, &x| f(s, x));
+    (acc, tail)
+}
+
+/// Combines the lanes pairwise.
+#[inline(always)]
+fn pairwise<T: Copy, const L: usize>(mut acc: [T; L], add: impl Fn(T, T) -> T) -> T {
+    let mut w = L / 2;
+    while w > 0 {
+        for k in 0..w {
+            acc[k] = add(acc[k], acc[k + w]);
+        }
+        w /= 2;
+    }
+    acc[0]
+}
+
+/// The sum of `map(x)` over `xs`, blocked: 32 lanes of `T` per block, blocks in f64.
+#[inline(always)]
+fn block_sum<T: Element + Float>(xs: &[T], map: impl Fn(T) -> T) -> f64 {
+    xs.chunks(SUM_BLOCK)
+        .map(|b| {
+            let (acc, tail) = lanes::<T, T, 32>(T::zero(), b, |a, x| a + map(x));
+            pairwise(acc.map(wide), |a, x| a + x) + wide(tail)
+        })
+        .sum()
+}
+
+/// `exp(x)` written without branches or calls, so that loops of it vectorise (libm's `exp`
+/// does not): `x = k ln 2 + r` with `|r| <= ln 2 / 2`, `exp(r)` by its Taylor polynomial to
+/// degree 13 (truncation below 1e-17), scaled by `2^k` in two halves (so subnormal results
+/// round once). Within 2 ulps of the exact value.
+#[inline(always)]
+pub fn exp64(x: f64) -> f64 {
+    const MAGIC: f64 = 6755399441055744.0; // 1.5 * 2^52: adding it rounds to an integer
+                                           // ln 2 split (fdlibm's): the high part has 21 trailing zero bits, so k * LN2_HI is exact.
+    const LN2_HI: f64 = f64::from_bits(0x3FE6_2E42_FEE0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3DEA_39EF_3579_3C76);
+    const C: [f64; 14] = [
+        1.0,
+        1.0,
+        1.0 / 2.0,
+        1.0 / 6.0,
+        1.0 / 24.0,
+        1.0 / 120.0,
+        1.0 / 720.0,
+        1.0 / 5040.0,
+        1.0 / 40320.0,
+        1.0 / 362880.0,
+        1.0 / 3628800.0,
+        1.0 / 39916800.0,
+        1.0 / 479001600.0,
+        1.0 / 6227020800.0,
+    ];
+    let xc = x.clamp(-745.2, 709.8);
+    let t = xc * std::f64::consts::LOG2_E + MAGIC;
+    let k = t - MAGIC;
+    let ki = (t.to_bits() as i64).wrapping_sub(MAGIC.to_bits() as i64);
+    let r = (xc - k * LN2_HI) - k * LN2_LO;
+    let mut p = C[13];
+    for &c in C[..13].iter().rev() {
+        p = p * r + c;
+    }
+    let (k1, k2) = (ki >> 1, ki - (ki >> 1));
+    let s1 = f64::from_bits(((k1 + 1023) as u64) << 52);
+    let s2 = f64::from_bits(((k2 + 1023) as u64) << 52);
+    let y = p * s1 * s2;
+    let y = if x > 709.782_712_893_384 {
+        f64::INFINITY
+    } else {
+        y
+    };
+    let y = if x < -745.133_219_101_941_1 { 0.0 } else { y };
+    if x.is_nan() {
+        x
+    } else {
+        y
+    }
+}
+
+/// The sum of `map(x)` over `xs`, computed in f64 in 16 lanes.
+#[inline(always)]
+pub fn sum_map<T: Element>(xs: &[T], map: impl Fn(f64) -> f64) -> f64 {
+    vectorised(|| {
+        let (acc, tail) = lanes::<T, f64, 16>(0.0, xs, |a, x| a + map(wide(x)));
+        pairwise(acc, |a, b| a + b) + tail
+    })
+}
+
+pub fn sum_f32(xs: &[f32]) -> f64 {
+    vectorised(|| block_sum(xs, |x| x))
 }
 
 pub fn sum_f64(xs: &[f64]) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    if xs.len() >= 256 && has_avx2() {
-        // SAFETY: the CPU supports AVX2 (checked at run time just above).
-        return unsafe { avx2::sum_f64(xs) };
-    }
-    sum_f64_body(xs)
+    vectorised(|| block_sum(xs, |x| x))
+}
+
+/// Adds up to `ROWS` rows in f32 (vectorised across the row), then into the f64 `acc`.
+fn add_rows_f32(acc: &mut [f64], data: &[f32], offsets: &[usize]) {
+    vectorised(|| {
+        let w = acc.len().min(TILE);
+        let mut part = [0f32; TILE];
+        let part = &mut part[..w];
+        for rows in offsets.chunks(ROWS) {
+            part.fill(0.0);
+            // Four rows at a time: one pass over `part` per four rows.
+            let mut quads = rows.chunks_exact(4);
+            for q in &mut quads {
+                let (a, b) = (&data[q[0]..q[0] + w], &data[q[1]..q[1] + w]);
+                let (c, d) = (&data[q[2]..q[2] + w], &data[q[3]..q[3] + w]);
+                for j in 0..w {
+                    part[j] += (a[j] + b[j]) + (c[j] + d[j]);
+                }
+            }
+            for &off in quads.remainder() {
+                for (p, &x) in part.iter_mut().zip(&data[off..off + w]) {
+                    *p += x;
+                }
+            }
+            for (a, &p) in acc.iter_mut().zip(part.iter()) {
+                *a += p as f64;
+            }
+        }
+    })
 }
 
 impl Accumulate for f32 {
@@ -314,7 +366,7 @@ impl Accumulate for i64 {
         a.wrapping_mul(b)
     }
     fn sum_run(xs: &[i64]) -> i64 {
-        let (acc, tail) = lanes::<i64, 16>(xs, i64::wrapping_add);
+        let (acc, tail) = lanes::<i64, i64, 16>(0, xs, i64::wrapping_add);
         pairwise(acc, i64::wrapping_add).wrapping_add(tail)
     }
     #[inline]
@@ -410,31 +462,33 @@ impl<T: Accumulate> Fold<T> for Prod {
 pub trait Ordered: Element {
     const LOWEST: Self;
     const HIGHEST: Self;
-    fn is_nan(self) -> bool;
+    /// (Only floats differ from themselves.)
+    #[allow(clippy::eq_op)]
+    #[inline(always)]
+    fn is_nan(self) -> bool {
+        self != self
+    }
 }
 
 macro_rules! ordered {
-    ($t:ty, $lo:expr, $hi:expr, $nan:expr) => {
+    ($t:ty, $lo:expr, $hi:expr) => {
         impl Ordered for $t {
             const LOWEST: $t = $lo;
             const HIGHEST: $t = $hi;
-            #[inline(always)]
-            fn is_nan(self) -> bool {
-                let f: fn($t) -> bool = $nan;
-                f(self)
-            }
         }
     };
 }
-ordered!(f32, f32::NEG_INFINITY, f32::INFINITY, |x| x.is_nan());
-ordered!(f64, f64::NEG_INFINITY, f64::INFINITY, |x| x.is_nan());
-ordered!(i64, i64::MIN, i64::MAX, |_| false);
-ordered!(bool, false, true, |_| false);
+ordered!(f32, f32::NEG_INFINITY, f32::INFINITY);
+ordered!(f64, f64::NEG_INFINITY, f64::INFINITY);
+ordered!(i64, i64::MIN, i64::MAX);
+ordered!(bool, false, true);
 
 /// Whether `x` replaces `best` in a max (`MIN == false`) or min: NaN wins and stays.
+/// (Written without short-circuits, so that loops of it vectorise as selects.)
 #[inline(always)]
 fn beats<T: Ordered, const MIN: bool>(x: T, best: T) -> bool {
-    !best.is_nan() && (x.is_nan() || if MIN { x < best } else { x > best })
+    let better = if MIN { x < best } else { x > best };
+    !best.is_nan() & (x.is_nan() | better)
 }
 
 /// `amax` / `amin` (and `max()` / `min()`): NaN propagates.
@@ -458,6 +512,14 @@ impl<T: Ordered, const MIN: bool> Fold<T> for Extreme<MIN> {
         } else {
             acc
         }
+    }
+    #[inline]
+    fn run(&self, acc: T, xs: &[T], _: usize) -> T {
+        let step = |a, x| <Self as Fold<T>>::step(self, a, x, 0);
+        vectorised(|| {
+            let (lanes, tail) = lanes::<T, T, 16>(acc, xs, step);
+            lanes.into_iter().fold(tail, step)
+        })
     }
     #[inline(always)]
     fn merge(&self, a: T, b: T) -> T {
@@ -488,6 +550,47 @@ impl<T: Ordered, const MIN: bool> Fold<T> for ArgExtreme<MIN> {
         } else {
             acc
         }
+    }
+    /// Lanes of (best value, its index): each lane keeps its first best, and the lanes are
+    /// combined preferring the smaller index among equals.
+    fn run(&self, acc: (T, usize), xs: &[T], i0: usize) -> (T, usize) {
+        const L: usize = 8;
+        if xs.len() < 2 * L {
+            return xs.iter().enumerate().fold(acc, |a, (k, &x)| {
+                <Self as Fold<T>>::step(self, a, x, i0 + k)
+            });
+        }
+        vectorised(|| {
+            let mut best = [xs[0]; L];
+            let mut at = [0usize; L];
+            let mut it = xs.chunks_exact(L);
+            for (c, chunk) in (&mut it).enumerate() {
+                for k in 0..L {
+                    if beats::<T, MIN>(chunk[k], best[k]) {
+                        best[k] = chunk[k];
+                        at[k] = c * L + k;
+                    }
+                }
+            }
+            // Every lane starts from xs[0] (index 0): a real candidate that no later tie
+            // displaces, so each lane holds the first best of xs[0] and its own elements.
+            let mut r = (best[0], at[0]);
+            for k in 1..L {
+                let (v, i) = (best[k], at[k]);
+                let tie = v == r.0 || (v.is_nan() && r.0.is_nan());
+                if beats::<T, MIN>(v, r.0) || (tie && i < r.1) {
+                    r = (v, i);
+                }
+            }
+            let start = xs.len() - it.remainder().len();
+            let mut r = (r.0, i0 + r.1);
+            for (k, &x) in it.remainder().iter().enumerate() {
+                if beats::<T, MIN>(x, r.0) {
+                    r = (x, i0 + start + k);
+                }
+            }
+            <Self as Fold<T>>::merge(self, acc, r)
+        })
     }
     #[inline]
     fn merge(&self, a: (T, usize), b: (T, usize)) -> (T, usize) {
@@ -580,6 +683,34 @@ impl<T: Element + Float> Fold<T> for Norm {
             acc + a.powf(p)
         }
     }
+    fn run(&self, acc: f64, xs: &[T], _: usize) -> f64 {
+        let p = self.p;
+        if p == 2.0 {
+            acc + sum_map(xs, |v| v * v)
+        } else if p == 1.0 {
+            acc + sum_map(xs, f64::abs)
+        } else if p.is_infinite() {
+            let min = p < 0.0;
+            let pick = |a: T, x: T| {
+                let x = x.abs();
+                let better = if min { x < a } else { x > a };
+                if !a.is_nan() & (x.is_nan() | better) {
+                    x
+                } else {
+                    a
+                }
+            };
+            let start = if min { T::infinity() } else { T::zero() };
+            let best = vectorised(|| {
+                let (lanes, tail) = lanes::<T, T, 16>(start, xs, pick);
+                lanes.into_iter().fold(tail, pick)
+            });
+            <Self as Fold<f64>>::merge(self, acc, wide(best))
+        } else {
+            xs.iter()
+                .fold(acc, |a, &x| <Self as Fold<T>>::step(self, a, x, 0))
+        }
+    }
     #[inline]
     fn merge(&self, a: f64, b: f64) -> f64 {
         if self.p.is_infinite() {
@@ -621,6 +752,9 @@ impl<T: Element + Float> Fold<T> for SquaredDeviation<'_> {
         let d = wide(x) - acc.0;
         (acc.0, acc.1 + d * d)
     }
+    fn run(&self, (m, s): (f64, f64), xs: &[T], _: usize) -> (f64, f64) {
+        (m, s + sum_map(xs, |v| (v - m) * (v - m)))
+    }
     #[inline(always)]
     fn merge(&self, a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
         (a.0, a.1 + b.1)
@@ -648,7 +782,10 @@ impl<T: Element + Float> Fold<T> for LogSumExp<'_> {
     }
     #[inline(always)]
     fn step(&self, acc: (f64, f64), x: T, _: usize) -> (f64, f64) {
-        (acc.0, acc.1 + (wide(x) - acc.0).exp())
+        (acc.0, acc.1 + exp64(wide(x) - acc.0))
+    }
+    fn run(&self, (m, s): (f64, f64), xs: &[T], _: usize) -> (f64, f64) {
+        (m, s + sum_map(xs, |v| exp64(v - m)))
     }
     #[inline(always)]
     fn merge(&self, a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
@@ -866,8 +1003,9 @@ fn split(n: usize, parts: usize, align: usize) -> Vec<Range<usize>> {
         .collect()
 }
 
-/// Column tile of the outer loop shape: its accumulators stay in L1.
-const TILE: usize = 1024;
+/// Column tile of the outer loop shape: long enough for the prefetchers to stream each row,
+/// short enough for its float32 partial sums to stay in L1 and its accumulators in L2.
+const TILE: usize = 8192;
 /// Rows the outer loop shape hands a fold at once (float32 sums add them in f32).
 const ROWS: usize = 16;
 
@@ -1012,7 +1150,7 @@ pub fn sum_dims<T: Accumulate>(t: &Tensor, dims: &[usize]) -> Result<Tensor> {
 // ---- scans and softmax --------------------------------------------------------------------
 
 /// `t` viewed as `[outer, n, inner]` around `dim`, with its contiguous elements.
-fn around<'a, T: Element>(t: &'a Tensor, dim: usize) -> Result<(&'a [T], usize, usize, usize)> {
+fn around<T: Element>(t: &Tensor, dim: usize) -> Result<(&[T], usize, usize, usize)> {
     let s = t
         .contiguous_slice::<T>()
         .ok_or_else(|| Error::Runtime("expected a contiguous tensor".into()))?;
@@ -1069,6 +1207,22 @@ pub fn scan<T: Accumulate, const PROD: bool>(
     let start = if PROD { T::ONE } else { T::ZERO };
     let block = n * inner;
     blocks(src, &mut out, block, |s, d| {
+        if inner == 1 {
+            // Lines along the last dim: contiguous.
+            for (s, d) in s.chunks_exact(n).zip(d.chunks_exact_mut(n)) {
+                let mut a = start;
+                let mut f = |(y, &x): (&mut T::Out, &T)| {
+                    a = op(a, x);
+                    *y = T::out(a, 1.0);
+                };
+                if reverse {
+                    d.iter_mut().zip(s).rev().for_each(&mut f);
+                } else {
+                    d.iter_mut().zip(s).for_each(&mut f);
+                }
+            }
+            return;
+        }
         let mut acc = vec![start; inner];
         for (s, d) in s.chunks_exact(block).zip(d.chunks_exact_mut(block)) {
             acc.fill(start);
@@ -1091,25 +1245,58 @@ pub fn softmax<T: Element + Float>(t: &Tensor, dim: usize, log: bool) -> Result<
     let (src, _, n, inner) = around::<T>(t, dim)?;
     let mut out = alloc(src.len(), T::default())?;
     let block = n * inner;
+    let pick = |m: T, x: T| {
+        if !m.is_nan() & (x.is_nan() | (x > m)) {
+            x
+        } else {
+            m
+        }
+    };
     blocks(src, &mut out, block, |s, d| {
+        if inner == 1 {
+            // Lines along the last dim: contiguous.
+            for (s, d) in s.chunks_exact(n).zip(d.chunks_exact_mut(n)) {
+                let m = vectorised(|| {
+                    let (lanes, tail) = lanes::<T, T, 16>(T::neg_infinity(), s, pick);
+                    lanes.into_iter().fold(tail, pick)
+                });
+                vectorised(|| {
+                    for (y, &x) in d.iter_mut().zip(s) {
+                        *y = T::from_f64(exp64(wide(x - m)));
+                    }
+                });
+                let sum = sum_map(d, |e| e);
+                if log {
+                    let l = T::from_f64(sum.ln());
+                    for (y, &x) in d.iter_mut().zip(s) {
+                        *y = x - m - l;
+                    }
+                } else {
+                    for y in d.iter_mut() {
+                        *y = T::from_f64(wide(*y) / sum);
+                    }
+                }
+            }
+            return;
+        }
         let (mut max, mut sum) = (vec![T::zero(); inner], vec![0f64; inner]);
         for (s, d) in s.chunks_exact(block).zip(d.chunks_exact_mut(block)) {
             max.fill(T::neg_infinity());
             for row in s.chunks_exact(inner) {
                 for (m, &x) in max.iter_mut().zip(row) {
-                    if beats::<f64, false>(wide(x), wide(*m)) {
-                        *m = x;
-                    }
+                    *m = pick(*m, x);
                 }
             }
             // (An infinite max gives inf - inf = NaN, which PyTorch's softmax gives too.)
             sum.fill(0.0);
             for (row, drow) in s.chunks_exact(inner).zip(d.chunks_exact_mut(inner)) {
-                for (((acc, &m), &x), y) in sum.iter_mut().zip(&max).zip(row).zip(drow) {
-                    let e = (x - m).exp();
-                    *y = e;
-                    *acc += wide(e);
-                }
+                vectorised(|| {
+                    for (((acc, &m), &x), y) in sum.iter_mut().zip(&max).zip(row).zip(drow) {
+                        let e = T::from_f64(exp64(wide(x - m)));
+                        *y = e;
+                        *acc += wide(e);
+                    }
+                });
             }
             for (row, drow) in s.chunks_exact(inner).zip(d.chunks_exact_mut(inner)) {
                 for (((&acc, &m), &x), y) in sum.iter().zip(&max).zip(row).zip(drow) {
@@ -1305,7 +1492,8 @@ mod tests {
         let got = sum_f32(&v);
         // Within a few float32 ulps (PyTorch itself is 2 ulps off here).
         assert!((got - exact).abs() / exact < 5e-7, "{got} vs {exact}");
-        assert_eq!(sum_f32(&v), sum_f32_body(&v));
+        // The AVX2 build and the baseline one add in the same order.
+        assert_eq!(sum_f32(&v), block_sum(&v, |x| x));
     }
 
     #[test]
@@ -1316,6 +1504,70 @@ mod tests {
         assert!(f64::is_nan(r[1].0) && r[1].1 == 0);
         let all = reduce::<f64, _>(&a, &[0, 1], &ArgExtreme::<true>).unwrap();
         assert_eq!(all[0].1, 3);
+    }
+
+    #[test]
+    fn vectorised_runs_match_element_by_element_folds() {
+        // Few distinct values (many ties), some NaNs, lengths around the lane widths.
+        for n in [1usize, 7, 8, 15, 16, 17, 33, 100, 1001] {
+            for seed in 0..4u64 {
+                let v: Vec<f64> = (0..n as u64)
+                    .map(|i| {
+                        let h = (i * 2654435761 + seed * 97) % 13;
+                        if seed == 3 && h == 5 {
+                            f64::NAN
+                        } else {
+                            (h % 5) as f64 - 2.0
+                        }
+                    })
+                    .collect();
+                let by_step = |f: &ArgExtreme<false>| {
+                    v.iter()
+                        .enumerate()
+                        .fold(Fold::<f64>::init(f, 0), |a, (i, &x)| f.step(a, x, i))
+                };
+                let f = ArgExtreme::<false>;
+                let (a, b) = (f.run(f.init(0), &v, 0), by_step(&f));
+                assert_eq!(a.1, b.1, "argmax of {v:?}");
+                let e = Extreme::<true>;
+                let by = v
+                    .iter()
+                    .fold(Fold::<f64>::init(&e, 0), |a, &x| e.step(a, x, 0));
+                let r = e.run(e.init(0), &v, 0);
+                assert!(r == by || r.is_nan() && by.is_nan());
+                for p in [2.0, 1.0, f64::INFINITY, f64::NEG_INFINITY] {
+                    let nf = Norm { p };
+                    let by = v
+                        .iter()
+                        .fold(Fold::<f64>::init(&nf, 0), |a, &x| nf.step(a, x, 0));
+                    let r = nf.run(Fold::<f64>::init(&nf, 0), &v, 0);
+                    assert!((r - by).abs() <= 1e-12 * by.abs() || r.is_nan() && by.is_nan());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn exp64_is_within_two_ulps_of_libm() {
+        let ulps = |a: f64, b: f64| (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs();
+        let mut x = -746.0;
+        while x < 711.0 {
+            for dx in [0.0, 1e-9, 0.123_456_789, 0.5] {
+                let v = x + dx;
+                let (got, want) = (exp64(v), v.exp());
+                assert!(
+                    got == want || ulps(got, want) <= 2,
+                    "exp({v}) = {got}, libm {want}"
+                );
+            }
+            x += 0.37;
+        }
+        for v in [0.0, -0.0, 1e-300, -1e-300, 709.78, -745.1, 710.0, -746.0] {
+            assert!(ulps(exp64(v), v.exp()) <= 2, "exp({v})");
+        }
+        assert_eq!(exp64(f64::INFINITY), f64::INFINITY);
+        assert_eq!(exp64(f64::NEG_INFINITY), 0.0);
+        assert!(exp64(f64::NAN).is_nan());
     }
 
     #[test]

@@ -544,33 +544,42 @@ fn run_step<T: Element + Float>(step: Step, piece: Piece<'_, T>) {
             let bc1 = 1.0 - beta1.powf(step);
             let bc2_sqrt = c((1.0 - beta2.powf(step)).sqrt());
             let neg_step_size = c(-(lr / bc1));
-            let decay = if decoupled && weight_decay != 0.0 {
-                Some(c(1.0 - lr * weight_decay))
+            // decoupled decay multiplies the weight first (by exactly 1 without it)
+            let decay = c(if decoupled {
+                1.0 - lr * weight_decay
             } else {
-                None
-            };
+                1.0
+            });
             let grad = grad(maximize, if decoupled { 0.0 } else { weight_decay });
             let (w1, b2, w2, eps) = (c(1.0 - beta1), c(beta2), c(1.0 - beta2), c(eps));
             let (Some(m), Some(v)) = (take(0), take(1)) else {
                 return;
             };
-            let mut vmax = if amsgrad { take(2) } else { None };
-            for i in 0..n {
-                if let Some(decay) = decay {
-                    p[i] = p[i] * decay;
-                }
-                let d = grad(p[i], g[i]);
-                m[i] = lerp(m[i], d, w1);
-                v[i] = v[i] * b2 + w2 * d * d;
-                let second = match vmax.as_deref_mut() {
-                    Some(vm) => {
-                        vm[i] = vm[i].max(v[i]);
-                        vm[i]
+            // moments of one element; returns the new second moment
+            let moments = |p: &mut T, g: T, m: &mut T, v: &mut T| {
+                *p = *p * decay;
+                let d = grad(*p, g);
+                *m = lerp(*m, d, w1);
+                *v = *v * b2 + w2 * d * d;
+            };
+            let update = |p: &mut T, m: T, second: T| {
+                *p = *p + neg_step_size * m / (second.sqrt() / bc2_sqrt + eps);
+            };
+            let elems = p.iter_mut().zip(g).zip(m.iter_mut().zip(v.iter_mut()));
+            match if amsgrad { take(2) } else { None } {
+                Some(vmax) => {
+                    for (((p, &g), (m, v)), vm) in elems.zip(vmax) {
+                        moments(p, g, m, v);
+                        *vm = vm.max(*v);
+                        update(p, *m, *vm);
                     }
-                    None => v[i],
-                };
-                let denom = second.sqrt() / bc2_sqrt + eps;
-                p[i] = p[i] + neg_step_size * m[i] / denom;
+                }
+                None => {
+                    for ((p, &g), (m, v)) in elems {
+                        moments(p, g, m, v);
+                        update(p, *m, *v);
+                    }
+                }
             }
         }
         Step::RmsProp {
@@ -585,24 +594,39 @@ fn run_step<T: Element + Float>(step: Step, piece: Piece<'_, T>) {
             let (a, wa, eps, mom, neg_lr) = (c(alpha), c(1.0 - alpha), c(eps), c(momentum), c(-lr));
             let grad = grad(maximize, weight_decay);
             let Some(sq) = take(0) else { return };
-            let mut buf = take(1);
-            let mut avg_g = if centered { take(2) } else { None };
-            for i in 0..n {
-                let d = grad(p[i], g[i]);
-                sq[i] = sq[i] * a + wa * d * d;
-                let avg = match avg_g.as_deref_mut() {
-                    Some(ga) => {
-                        ga[i] = lerp(ga[i], d, wa);
-                        (sq[i] - ga[i] * ga[i]).sqrt()
+            let square = |s: &mut T, d: T| *s = *s * a + wa * d * d;
+            let step = |p: &mut T, d: T, avg: T, buf: Option<&mut T>| match buf {
+                Some(b) => {
+                    *b = *b * mom + d / avg;
+                    *p = *p + neg_lr * *b;
+                }
+                None => *p = *p + neg_lr * d / avg,
+            };
+            let elems = p.iter_mut().zip(g).zip(sq.iter_mut());
+            match (take(1), if centered { take(2) } else { None }) {
+                (buf, Some(avg_g)) => {
+                    let mut bufs = buf.map(|b| b.iter_mut());
+                    for (((p, &g), s), ga) in elems.zip(avg_g) {
+                        let d = grad(*p, g);
+                        square(s, d);
+                        *ga = lerp(*ga, d, wa);
+                        let avg = (*s - *ga * *ga).sqrt() + eps;
+                        step(p, d, avg, bufs.as_mut().and_then(|b| b.next()));
                     }
-                    None => sq[i].sqrt(),
-                } + eps;
-                match buf.as_deref_mut() {
-                    Some(b) => {
-                        b[i] = b[i] * mom + d / avg;
-                        p[i] = p[i] + neg_lr * b[i];
+                }
+                (Some(buf), None) => {
+                    for (((p, &g), s), b) in elems.zip(buf) {
+                        let d = grad(*p, g);
+                        square(s, d);
+                        step(p, d, s.sqrt() + eps, Some(b));
                     }
-                    None => p[i] = p[i] + neg_lr * d / avg,
+                }
+                (None, None) => {
+                    for ((p, &g), s) in elems {
+                        let d = grad(*p, g);
+                        square(s, d);
+                        step(p, d, s.sqrt() + eps, None);
+                    }
                 }
             }
         }

@@ -117,12 +117,7 @@ fn count(shape: &[usize], dims: &[usize]) -> usize {
 
 /// PyTorch's capitalised scalar-type word used in some messages ("Long", "Float").
 pub fn type_word(d: DType) -> &'static str {
-    match d {
-        DType::Bool => "Bool",
-        DType::I64 => "Long",
-        DType::F32 => "Float",
-        DType::F64 => "Double",
-    }
+    d.type_word()
 }
 
 /// The dtype of a sum or product: integers and bools accumulate into int64.
@@ -438,6 +433,14 @@ impl<T: Element> Fold<T> for Mean64 {
         let k = if n == 0.0 { x } else { k };
         (k, s + (x - k), n + 1.0)
     }
+    fn run(&self, (k, s, n): Shifted, xs: &[T], _: usize) -> Shifted {
+        let Some(first) = xs.first() else {
+            return (k, s, n);
+        };
+        let k = if n == 0.0 { first.to_f64() } else { k };
+        let sum = kernels::reduce::sum_map(xs, |x| x - k);
+        (k, s + sum, n + xs.len() as f64)
+    }
     fn merge(&self, a: Shifted, b: Shifted) -> Shifted {
         if a.2 == 0.0 {
             return b;
@@ -472,14 +475,13 @@ pub fn norm(t: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<T
     }
     let rd = reduction_dims(dims, t.ndim())?;
     // Orders without an identity (inf and the negative ones) need something to reduce.
-    if p < 0.0 || p == f64::INFINITY {
-        let all = t.ndim() == 0 || rd.len() == t.ndim();
-        if all && t.numel() == 0 {
+    if (p < 0.0 || p == f64::INFINITY) && t.numel() == 0 {
+        let given = dims.filter(|d| !d.is_empty()).unwrap_or(&[]);
+        if given.is_empty() {
             return Err(Error::Runtime(format!("linalg.vector_norm cannot compute the {} norm on an empty tensor because the operation does not have an identity", order_text(p))));
         }
-        let given = dims.filter(|d| !d.is_empty()).unwrap_or(&[]);
         let empty = |&&d: &&i64| wrap_dim(d, t.ndim()).is_ok_and(|w| t.shape().get(w) == Some(&0));
-        if let Some(&d) = given.iter().find(empty).filter(|_| !all) {
+        if let Some(&d) = given.iter().find(empty) {
             return Err(Error::Runtime(format!("linalg.vector_norm cannot compute the {} norm on the dimension {d}because this dimension is empty and the operation does not have an identity", order_text(p))));
         }
     }

@@ -341,13 +341,13 @@ impl PyTensor {
             )));
         }
         let t = &self.tensor;
-        Ok(run(py, t.numel(), || {
+        run(py, t.numel(), || {
             if prod {
                 reduce::cumprod(t, d, dtype)
             } else {
                 reduce::cumsum(t, d, dtype)
             }
-        })?)
+        })
     }
 
     fn scan_(

@@ -1,9 +1,11 @@
 """``ferrograd.nn.functional``: PyTorch's functional layers, activations and losses.
 
-Everything here is built from differentiable ferrograd ops (so gradients, including higher
-derivatives, come from the engine), except where a fused Rust kernel pays for itself:
-convolution and pooling gather their windows with one index op (im2col) and multiply with
-the GEMM. Argument names, defaults, errors and warnings are PyTorch's.
+Everything here is built from differentiable ferrograd ops, so gradients (of any order) come
+from the engine. Where a Rust kernel pays for itself it is one op with its own backward:
+convolution and pooling gather their windows with ``_C._im2col`` (backward: ``col2im``) and
+multiply with the GEMM; cross entropy on 2-d logits is ``_C._cross_entropy`` (log-softmax
+and NLL in one pass, ``NllLossBackward0``). Argument names, defaults, errors and warnings are
+PyTorch's.
 """
 
 from __future__ import annotations
@@ -56,10 +58,6 @@ __all__ = [
 
 
 # ---- helpers ----------------------------------------------------------------------------
-
-
-def _size(shape):
-    return ferrograd.Size(shape)
 
 
 def _shape_list(shape):
@@ -893,10 +891,9 @@ def cross_entropy(
 def _fused_cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing):
     """The fused Rust kernel for the common case (2-d logits, class indices, no weight),
     or None where it does not apply."""
-    fused = getattr(_C, "_cross_entropy", None)
-    if fused is None or input.dim() != 2 or weight is not None:
+    if input.dim() != 2 or weight is not None:
         return None
-    return fused(input, target, ignore_index, reduction, float(label_smoothing))
+    return _C._cross_entropy(input, target, ignore_index, reduction, float(label_smoothing))
 
 
 def _cross_entropy_probs(input, target, weight, reduction, label_smoothing, class_dim):

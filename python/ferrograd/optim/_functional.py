@@ -101,8 +101,7 @@ def _fusable(p, grad, bufs):
 
 def fused_step(kind, p, grad, bufs, *hyper):
     """One update of ``p`` (under ``no_grad``): Rust when the layouts allow, else Python."""
-    kernel = getattr(_C, "_optim_step", None)
-    if kernel is not None and _fusable(p, grad, bufs):
-        kernel(kind, p, grad, bufs, [float(h) for h in hyper])
+    if _fusable(p, grad, bufs):
+        _C._optim_step(kind, p, grad, bufs, [float(h) for h in hyper])
     else:
         _PYTHON[kind](p, grad, bufs, *hyper)
