@@ -23,13 +23,23 @@ import subprocess
 import sys
 import time
 
-import ferrograd
 import numpy as np
 
-try:
-    import torch
-except ImportError:  # the comparison needs PyTorch; ferrograd alone still prints its times
-    torch = None
+# Imported in main() (or, in a memory child, only the library it measures, so that one
+# library's peak RSS does not include the other's).
+ferrograd = None
+torch = None
+
+
+def _import_libs(which=("ferrograd", "torch")):
+    global ferrograd, torch
+    if "ferrograd" in which:
+        import ferrograd
+    if "torch" in which:
+        try:
+            import torch
+        except ImportError:  # the comparison needs PyTorch; ferrograd alone still runs
+            torch = None
 
 
 # ---- the cases, written with the PyTorch API ----------------------------------------------
@@ -120,6 +130,21 @@ def _matmul(n):
     return make
 
 
+# NumPy versions of the cases where NumPy is a roofline (its matmul is OpenBLAS sgemm).
+def _np_rand(*shape):
+    return np.random.default_rng(0).random(shape, dtype=np.float32)
+
+
+NUMPY = {
+    "D2": lambda: (lambda x: lambda: x + x)(_np_rand(10**7)),
+    "E": lambda: (lambda x: lambda: x.sum())(_np_rand(10**7)),
+    "F256": lambda: (lambda a, b: lambda: a @ b)(_np_rand(256, 256), _np_rand(256, 256)),
+    "F1024": lambda: (lambda a, b: lambda: a @ b)(_np_rand(1024, 1024), _np_rand(1024, 1024)),
+    "F2048": lambda: (lambda a, b: lambda: a @ b)(_np_rand(2048, 2048), _np_rand(2048, 2048)),
+}
+FLOPS = {f"F{n}": 2 * n**3 for n in (256, 1024, 2048)}
+
+
 def _chain(steps):
     def make(lib):
         def run():
@@ -153,10 +178,13 @@ CASES = {
 def time_case(name, reps):
     maker, number, target, what = CASES[name]
     libs = [("ferrograd", ferrograd)] + ([("torch", torch)] if torch else [])
+    makers = [(label, lambda lib=lib: maker(lib)) for label, lib in libs]
+    if name in NUMPY:
+        makers.append(("numpy", NUMPY[name]))
     fns = {}
-    for label, lib in libs:
+    for label, make in makers:
         try:
-            fns[label] = maker(lib)
+            fns[label] = make()
             fns[label]()  # warm-up (and a check that the case runs at all)
         except (AttributeError, TypeError, RuntimeError, NotImplementedError) as e:
             fns[label] = e
@@ -179,6 +207,12 @@ def time_case(name, reps):
             row[label] = statistics.median(times[label])
     if row.get("ferrograd") and row.get("torch"):
         row["ratio"] = row["ferrograd"] / row["torch"]
+    if name in FLOPS:
+        for label in ("ferrograd", "torch", "numpy"):
+            if row.get(label):
+                row[f"{label}_gflops"] = FLOPS[name] / row[label] / 1e9
+        if row.get("ferrograd_gflops") and row.get("numpy_gflops"):
+            row["of_openblas"] = row["ferrograd_gflops"] / row["numpy_gflops"]
     return row
 
 
@@ -186,9 +220,13 @@ def time_case(name, reps):
 
 
 def _peak_rss_mb():
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across exec, so a child
+    # would report its (forked) parent's peak.
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _current_rss_mb():
@@ -197,6 +235,7 @@ def _current_rss_mb():
 
 
 def child(case, label):
+    _import_libs((label,))
     lib = ferrograd if label == "ferrograd" else torch
     result = {}
     if case == "G1M":
@@ -268,6 +307,49 @@ def environment():
     return info
 
 
+def numpy_note(row):
+    if not row.get("numpy"):
+        return ""
+    note = fmt_time(row["numpy"])
+    if "of_openblas" in row:
+        note += (
+            f"; GFLOP/s ferrograd {row['ferrograd_gflops']:.0f}, numpy (OpenBLAS) "
+            f"{row['numpy_gflops']:.0f}: {100 * row['of_openblas']:.0f}%"
+        )
+    return note
+
+
+def memory_lines(row):
+    """Table rows for a memory case: each measured quantity with its ratio and target."""
+    f, t = row.get("ferrograd", {}), row.get("torch", {})
+    specs = {
+        "G1M": [
+            ("time", "s", 0.15, "1M-step chain fwd+bwd: time"),
+            ("peak_mb", "MB", 0.3, "1M-step chain: peak memory"),
+        ],
+        "H": [
+            ("peak_mb", "MB", 0.3, "peak RSS, 200 steps of C"),
+            ("growth_mb", "MB", None, "RSS growth, 20k iterations of A1"),
+        ],
+    }[row["case"]]
+    lines = []
+    for key, unit, target, what in specs:
+        fv, tv = f.get(key), t.get(key)
+        ratio = fv / tv if fv is not None and tv else None
+        if target is None:
+            met = "yes" if fv is not None and fv < 1.0 else "NO"
+            goal = "< 1 MB"
+        else:
+            met = "" if ratio is None else ("yes" if ratio <= target else "NO")
+            goal = f"<= {target}"
+        fmt = lambda v, unit=unit: "n/a" if v is None else f"{v:.2f} {unit}"  # noqa: E731
+        rtxt = "n/a" if ratio is None or target is None else f"{ratio:.3f}"
+        lines.append(
+            f"| {row['case']} | {what} | {fmt(fv)} | {fmt(tv)} | {rtxt} | {goal} | {met} | |"
+        )
+    return lines
+
+
 def fmt_time(t):
     if t is None:
         return "n/a"
@@ -288,16 +370,17 @@ def main():
     if args.threads:
         # Read by ferrograd when its pool starts (on the first parallel kernel).
         os.environ["FERROGRAD_NUM_THREADS"] = str(args.threads)
-        if torch:
-            torch.set_num_threads(args.threads)
     if args.child:
         child(*args.child)
         return
+    _import_libs()
+    if args.threads and torch:
+        torch.set_num_threads(args.threads)
     names = args.cases or list(CASES) + ["G1M", "H"]
     reps = 5 if args.quick else 15
     env = environment()
     print("# " + ", ".join(f"{k}={v}" for k, v in env.items()))
-    print(f"| case | what | ferrograd | torch | ratio | target | met |\n|{'---|' * 7}")
+    print(f"| case | what | ferrograd | torch | ratio | target | met | numpy |\n|{'---|' * 8}")
     rows = []
     for name in names:
         if name not in CASES:
@@ -309,12 +392,13 @@ def main():
         print(
             f"| {name} | {row['what']} | {fmt_time(row.get('ferrograd'))} | "
             f"{fmt_time(row.get('torch'))} | {'n/a' if ratio is None else f'{ratio:.3f}'} | "
-            f"<= {row['target']} | {met} |",
+            f"<= {row['target']} | {met} | {numpy_note(row)} |",
             flush=True,
         )
     mem = memory_rows([n for n in names if n in ("G1M", "H")])
     for row in mem:
-        print(f"| {row['case']} | {json.dumps({k: v for k, v in row.items() if k != 'case'})} |")
+        for line in memory_lines(row):
+            print(line)
     for row in rows + mem:
         print(json.dumps({**row, "env": env}))
 

@@ -6,6 +6,11 @@
 //! caller's race. (The version counter lives beside the storage, in `tensor.rs`: like
 //! PyTorch, `x.data` shares the buffer but not the counter, while views and `detach()` share
 //! both.)
+//!
+//! Every kernel allocates its output through [`alloc_vec`] / [`alloc_filled`], which reuse
+//! large buffers freed by dropped storages (the `cache` module below): a fresh multi-MiB
+//! allocation is mmapped and page-faulted on first write, which costs more than the
+//! arithmetic of a memory-bound kernel.
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -44,23 +49,124 @@ impl Buffer {
 
     /// A zero-filled buffer; allocation failure is an error, not an abort.
     pub fn zeros(dtype: DType, n: usize) -> Result<Buffer> {
-        fn alloc<T: Clone + Default>(n: usize) -> Result<Vec<T>> {
-            let mut v: Vec<T> = Vec::new();
-            v.try_reserve_exact(n).map_err(|_| {
-                Error::Runtime(format!(
-                    "[enforce fail at alloc_cpu.cpp] . DefaultCPUAllocator: can't allocate memory: you tried to allocate {} bytes.",
-                    n.saturating_mul(std::mem::size_of::<T>())
-                ))
-            })?;
-            v.resize(n, T::default());
-            Ok(v)
-        }
         Ok(match dtype {
-            DType::Bool => Buffer::Bool(alloc(n)?),
-            DType::I64 => Buffer::I64(alloc(n)?),
-            DType::F32 => Buffer::F32(alloc(n)?),
-            DType::F64 => Buffer::F64(alloc(n)?),
+            DType::Bool => Buffer::Bool(alloc_filled(n, false)?),
+            DType::I64 => Buffer::I64(alloc_filled(n, 0)?),
+            DType::F32 => Buffer::F32(alloc_filled(n, 0.0)?),
+            DType::F64 => Buffer::F64(alloc_filled(n, 0.0)?),
         })
+    }
+
+    fn capacity_bytes(&self) -> usize {
+        match self {
+            Buffer::Bool(v) => v.capacity(),
+            Buffer::I64(v) => v.capacity() * 8,
+            Buffer::F32(v) => v.capacity() * 4,
+            Buffer::F64(v) => v.capacity() * 8,
+        }
+    }
+}
+
+/// An empty `Vec` with room for `n` elements, taken from the cache of freed buffers when one
+/// fits; allocation failure is PyTorch's allocator error, not an abort.
+pub fn alloc_vec<T: Element>(n: usize) -> Result<Vec<T>> {
+    if let Some(v) = cache::take::<T>(n) {
+        return Ok(v);
+    }
+    let mut v: Vec<T> = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| {
+        Error::Runtime(format!(
+            "[enforce fail at alloc_cpu.cpp] . DefaultCPUAllocator: can't allocate memory: you tried to allocate {} bytes.",
+            n.saturating_mul(std::mem::size_of::<T>())
+        ))
+    })?;
+    Ok(v)
+}
+
+/// A `Vec` of `n` copies of `value` (see [`alloc_vec`]).
+pub fn alloc_filled<T: Element>(n: usize, value: T) -> Result<Vec<T>> {
+    let mut v = alloc_vec(n)?;
+    v.resize(n, value);
+    Ok(v)
+}
+
+/// Drops every cached buffer (returns the bytes released).
+pub fn empty_cache() -> usize {
+    cache::clear()
+}
+
+/// A small pool of large freed buffers, reused by later allocations of about the same size.
+///
+/// Only buffers of at least `MIN_BYTES` are kept (smaller ones are served well by malloc's
+/// own free lists), at most `MAX_ENTRIES` of them and `MAX_BYTES` in all, oldest evicted
+/// first; so the cache never grows without bound. A buffer is reused for a request of `n`
+/// elements when its capacity is between `n` and `n + n/8`.
+mod cache {
+    use super::{Buffer, Element};
+    use parking_lot::Mutex;
+
+    pub(super) const MIN_BYTES: usize = 1 << 20;
+    const MAX_BYTES: usize = 1 << 30;
+    const MAX_ENTRIES: usize = 32;
+
+    struct Cache {
+        buffers: Vec<Buffer>,
+        bytes: usize,
+    }
+
+    static CACHE: Mutex<Cache> = Mutex::new(Cache {
+        buffers: Vec::new(),
+        bytes: 0,
+    });
+
+    pub(super) fn take<T: Element>(n: usize) -> Option<Vec<T>> {
+        if n.saturating_mul(std::mem::size_of::<T>()) < MIN_BYTES {
+            return None;
+        }
+        let mut cache = CACHE.lock();
+        let fits = |b: &Buffer| {
+            b.dtype() == T::DTYPE && {
+                let cap = b.capacity_bytes() / std::mem::size_of::<T>().max(1);
+                cap >= n && cap - n <= n / 8
+            }
+        };
+        // Newest first: the most recently freed buffer is the likeliest to be in cache.
+        let i = cache.buffers.iter().rposition(fits)?;
+        let buf = cache.buffers.remove(i);
+        cache.bytes -= buf.capacity_bytes();
+        drop(cache);
+        let mut v = T::take_vec(buf)?;
+        v.clear();
+        Some(v)
+    }
+
+    pub(super) fn give(buf: Buffer) {
+        let bytes = buf.capacity_bytes();
+        if !(MIN_BYTES..=MAX_BYTES).contains(&bytes) {
+            return;
+        }
+        let mut evicted = Vec::new();
+        {
+            let mut cache = CACHE.lock();
+            while cache.buffers.len() >= MAX_ENTRIES || cache.bytes + bytes > MAX_BYTES {
+                let old = cache.buffers.remove(0);
+                cache.bytes -= old.capacity_bytes();
+                evicted.push(old);
+            }
+            cache.bytes += bytes;
+            cache.buffers.push(buf);
+        }
+        // Freed outside the lock (munmap can be slow).
+        drop(evicted);
+    }
+
+    pub(super) fn clear() -> usize {
+        let buffers = {
+            let mut cache = CACHE.lock();
+            cache.bytes = 0;
+            std::mem::take(&mut cache.buffers)
+        };
+        buffers.iter().map(Buffer::capacity_bytes).sum()
     }
 }
 
@@ -70,6 +176,8 @@ pub trait Element: Copy + Send + Sync + PartialOrd + Default + std::fmt::Debug +
     fn slice(buf: &Buffer) -> Option<&[Self]>;
     fn slice_mut(buf: &mut Buffer) -> Option<&mut [Self]>;
     fn into_buffer(v: Vec<Self>) -> Buffer;
+    /// The `Vec` inside a buffer of this element type.
+    fn take_vec(buf: Buffer) -> Option<Vec<Self>>;
     fn to_f64(self) -> f64;
     fn from_f64(x: f64) -> Self;
     fn to_i64(self) -> i64;
@@ -101,6 +209,13 @@ macro_rules! element {
             #[inline]
             fn into_buffer(v: Vec<Self>) -> Buffer {
                 Buffer::$variant(v)
+            }
+            #[inline]
+            fn take_vec(buf: Buffer) -> Option<Vec<Self>> {
+                match buf {
+                    Buffer::$variant(v) => Some(v),
+                    _ => None,
+                }
             }
             #[inline]
             fn to_f64(self) -> f64 {
@@ -149,6 +264,15 @@ pub struct Storage {
     buf: UnsafeCell<Buffer>,
 }
 
+impl Drop for Storage {
+    fn drop(&mut self) {
+        let buf = self.buf.get_mut();
+        if buf.capacity_bytes() >= cache::MIN_BYTES {
+            cache::give(std::mem::replace(buf, Buffer::Bool(Vec::new())));
+        }
+    }
+}
+
 // SAFETY: the buffer is only mutated by in-place ops, which (as in PyTorch) the user must
 // not race with other accesses to the same storage. All other access is read-only.
 unsafe impl Sync for Storage {}
@@ -193,6 +317,26 @@ mod tests {
     #[test]
     fn huge_allocation_is_an_error() {
         assert!(Buffer::zeros(DType::F64, usize::MAX / 16).is_err());
+    }
+
+    #[test]
+    fn large_freed_buffers_are_reused() {
+        let n = 1 << 20;
+        let v: Vec<f32> = alloc_filled(n, 1.0).unwrap();
+        let ptr = v.as_ptr();
+        drop(Storage::new(Buffer::F32(v)));
+        // Another test may take it first (tests run in parallel); then a fresh one comes.
+        let w: Vec<f32> = alloc_filled(n, 2.0).unwrap();
+        assert_eq!(w.len(), n);
+        assert!(w.iter().all(|&x| x == 2.0));
+        let _ = ptr;
+        // A different dtype or a much smaller request never takes it.
+        drop(Storage::new(Buffer::F32(w)));
+        let small: Vec<f32> = alloc_vec(n / 2).unwrap();
+        assert!(small.capacity() < n);
+        let other: Vec<f64> = alloc_vec(n).unwrap();
+        assert_eq!(other.len(), 0);
+        empty_cache();
     }
 
     #[test]

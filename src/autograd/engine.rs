@@ -25,6 +25,32 @@ use crate::shape::format_shape;
 use crate::tensor::Tensor;
 use smallvec::SmallVec;
 use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Hashes node ids (two small integers) with one multiply per word: the engine keeps a few
+/// maps with an entry per reachable node, and SipHash dominated a long chain's backward.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    fn write_u32(&mut self, x: u32) {
+        self.write_u64(x as u64);
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type IdMap<V> = HashMap<NodeId, V, BuildHasherDefault<IdHasher>>;
+type IdSet = HashSet<NodeId, BuildHasherDefault<IdHasher>>;
 
 /// References taken on edges during a pass, released when the pass ends.
 struct HeldEdges(Vec<NodeId>);
@@ -173,7 +199,7 @@ fn run(
         .collect::<Result<_>>()?;
 
     // 1. Discovery: dependency counts and sequence numbers of the reachable subgraph.
-    let mut deps: HashMap<NodeId, (u32, u64)> = HashMap::new();
+    let mut deps: IdMap<(u32, u64)> = IdMap::default();
     let mut parents: Vec<(NodeId, NodeId)> = Vec::new();
     {
         let arena = ARENA.lock();
@@ -202,12 +228,12 @@ fn run(
     }
 
     // With `grad`, only nodes from which a captured input is reachable need to run.
-    let needed: Option<HashSet<NodeId>> = capture.map(|_| {
-        let mut rev: HashMap<NodeId, Vec<NodeId>> = HashMap::new();
+    let needed: Option<IdSet> = capture.map(|_| {
+        let mut rev: IdMap<Vec<NodeId>> = IdMap::default();
         for (child, parent) in &parents {
             rev.entry(*child).or_default().push(*parent);
         }
-        let mut needed: HashSet<NodeId> = HashSet::new();
+        let mut needed = IdSet::default();
         let mut stack: Vec<NodeId> = capture_edges.iter().flatten().map(|e| e.node).collect();
         while let Some(id) = stack.pop() {
             if needed.insert(id) {
@@ -220,13 +246,14 @@ fn run(
     });
 
     let _mode = GradModeGuard::new(create_graph);
-    let mut pending: HashMap<NodeId, SmallVec<[Option<Tensor>; 1]>> = HashMap::new();
+    let mut pending: IdMap<SmallVec<[Option<Tensor>; 1]>> =
+        IdMap::with_capacity_and_hasher(deps.len().min(1 << 16), Default::default());
     for (e, g) in root_edges.iter().zip(root_grads) {
         add_pending(&mut pending, *e, g)?;
     }
     let mut captured: Vec<Option<Tensor>> = vec![None; capture_edges.len()];
     let mut ready: BinaryHeap<(u64, NodeId)> = BinaryHeap::new();
-    let mut queued: HashSet<NodeId> = HashSet::new();
+    let mut queued = IdSet::with_capacity_and_hasher(deps.len(), Default::default());
     for e in &root_edges {
         if let Some(&(0, seq)) = deps.get(&e.node) {
             if queued.insert(e.node) {
@@ -436,7 +463,7 @@ fn with_trace(e: Error, name: &'static str, trace: &Option<std::sync::Arc<str>>)
 }
 
 fn add_pending(
-    pending: &mut HashMap<NodeId, SmallVec<[Option<Tensor>; 1]>>,
+    pending: &mut IdMap<SmallVec<[Option<Tensor>; 1]>>,
     edge: Edge,
     g: Tensor,
 ) -> Result<()> {

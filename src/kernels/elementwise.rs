@@ -45,8 +45,7 @@ fn build<U: Element>(
     shape: &[usize],
     fill: impl Fn(usize, &mut [MaybeUninit<U>]) + Sync,
 ) -> Result<Tensor> {
-    let mut out: Vec<U> = Vec::new();
-    out.try_reserve_exact(n).map_err(|_| alloc_error::<U>(n))?;
+    let mut out: Vec<U> = crate::storage::alloc_vec(n)?;
     let spare = &mut out.spare_capacity_mut()[..n];
     if n >= PARALLEL_THRESHOLD {
         pool().install(|| {
@@ -353,13 +352,6 @@ pub fn cast(t: &Tensor, dtype: DType) -> Result<Tensor> {
     };
     debug_assert_eq!(buf.len(), n);
     Tensor::from_buffer(buf, t.shape())
-}
-
-fn alloc_error<T>(n: usize) -> Error {
-    Error::Runtime(format!(
-        "[enforce fail at alloc_cpu.cpp] . DefaultCPUAllocator: can't allocate memory: you tried to allocate {} bytes.",
-        n.saturating_mul(std::mem::size_of::<T>())
-    ))
 }
 
 #[cfg(test)]

@@ -112,12 +112,7 @@ pub fn bmm<T: MatElement>(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (la, lb) = (a.layout(), b.layout());
     let (batch, m, k, n) = (la.shape[0], la.shape[1], la.shape[2], lb.shape[2]);
     let total = crate::shape::checked_numel(&[batch, m, n])?;
-    let mut out: Vec<T> = Vec::new();
-    out.try_reserve_exact(total).map_err(|_| Error::Runtime(format!(
-        "[enforce fail at alloc_cpu.cpp] . DefaultCPUAllocator: can't allocate memory: you tried to allocate {} bytes.",
-        total.saturating_mul(std::mem::size_of::<T>())
-    )))?;
-    out.resize(total, T::default());
+    let mut out: Vec<T> = crate::storage::alloc_filled(total, T::default())?;
     if total == 0 {
         return Tensor::from_vec(out, &[batch, m, n]);
     }

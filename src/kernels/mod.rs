@@ -10,6 +10,7 @@ pub mod elementwise;
 pub mod index;
 pub mod matmul;
 pub mod reduce;
+pub mod vmath;
 
 pub use elementwise::{binary, cast, unary};
 pub use reduce::sum_dims;

@@ -736,15 +736,7 @@ fn values_as<T: Element>(t: &Tensor) -> Cow<'_, [T]> {
 
 /// A zero-filled `Vec`; allocation failure is PyTorch's allocator error, not an abort.
 pub(crate) fn zeroed<T: Element>(n: usize) -> Result<Vec<T>> {
-    let mut v: Vec<T> = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| {
-        Error::Runtime(format!(
-            "[enforce fail at alloc_cpu.cpp] . DefaultCPUAllocator: can't allocate memory: you tried to allocate {} bytes.",
-            n.saturating_mul(std::mem::size_of::<T>())
-        ))
-    })?;
-    v.resize(n, T::default());
-    Ok(v)
+    crate::storage::alloc_filled(n, T::default())
 }
 
 /// Fills `out` (contiguous, `row` elements per row) row by row with `fill(row, dst)`, across

@@ -15,6 +15,7 @@ use super::{cast_raw, inplace, track, Backward as Op, Ctx, Grads, Saved};
 use crate::dtype::{DType, Scalar, DEFAULT_FLOAT};
 use crate::error::{Error, Result};
 use crate::kernels;
+use crate::kernels::vmath::VecExp;
 use crate::storage::Element;
 use crate::tensor::Tensor;
 use crate::{float_dispatch, numeric_dispatch};
@@ -152,7 +153,7 @@ enum Saves {
 
 float_functions! {
     Exp exp "ExpBackward0" saves result, ints promote:
-        |v| v.exp(),
+        |v| v.vexp(),
         |g, r| mul(g, t(r));
     Expm1 expm1 "Expm1Backward0" saves result, ints promote:
         |v| v.exp_m1(),
@@ -208,7 +209,7 @@ float_functions! {
         |g, r| mul(g, t(&one_minus_square(r)?));
     /// `1 / (1 + exp(-x))`.
     Sigmoid sigmoid "SigmoidBackward0" saves result, ints promote:
-        |v| 1.0 / (1.0 + (-v).exp()),
+        |v| 1.0 / (1.0 + (-v).vexp()),
         |g, r| mul(g, t(&mul(r, t(&arith::rsub_scalar(r, Scalar::Float(1.0))?))?));
     /// d/dx erf(x) = 2/sqrt(pi) exp(-x^2).
     Erf erf "ErfBackward0" saves input, ints promote:
@@ -220,7 +221,7 @@ float_functions! {
         |g, _| Ok(g.clone());
     /// `x * sigmoid(x)`; d/dx = s (1 + x (1 - s)) with s = sigmoid(x).
     Silu silu "SiluBackward0" saves input, ints "silu_cpu":
-        |v| v / (1.0 + (-v).exp()),
+        |v| v / (1.0 + (-v).vexp()),
         |g, x| {
             let sg = sigmoid(x)?;
             let one_minus = arith::rsub_scalar(&sg, Scalar::Float(1.0))?;
