@@ -41,7 +41,7 @@ pub enum Error {
     #[error("Trying to backward through the graph a second time (or directly access saved tensors after they have already been freed). Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time or if you need to access saved tensors after calling backward.")]
     BackwardTwice,
 
-    #[error("one of the variables needed for gradient computation has been modified by an inplace operation: [{type_name} [{shape}]]{origin}, is at version {found}; expected version {expected} instead. Hint: enable anomaly detection to find the operation that failed to compute its gradient, with torch.autograd.set_detect_anomaly(True).")]
+    #[error("one of the variables needed for gradient computation has been modified by an inplace operation: [{type_name} [{shape}]]{origin} is at version {found}; expected version {expected} instead. Hint: enable anomaly detection to find the operation that failed to compute its gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).")]
     ModifiedByInplace {
         type_name: &'static str,
         shape: String,

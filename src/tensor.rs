@@ -65,19 +65,23 @@ impl Tensor {
     // ---- construction -------------------------------------------------------------------
 
     fn from_parts(storage: Arc<Storage>, layout: Layout, version: Arc<AtomicU64>) -> Tensor {
-        Tensor::from_parts_of(None, storage, layout, version)
+        let inference = crate::autograd::mode::is_inference_mode_enabled();
+        Tensor::from_parts_of(None, storage, layout, version, inference)
     }
 
+    /// `inference`: made under inference mode, or sharing an inference tensor's storage (a
+    /// view, `detach()` or `.data` of one is an inference tensor too, as in PyTorch).
     fn from_parts_of(
         view_base: Option<Tensor>,
         storage: Arc<Storage>,
         layout: Layout,
         version: Arc<AtomicU64>,
+        inference: bool,
     ) -> Tensor {
         let dtype = storage.dtype();
         Tensor(Arc::new(TensorImpl {
             view_base,
-            inference: crate::autograd::mode::is_inference_mode_enabled(),
+            inference,
             storage,
             layout,
             dtype,
@@ -140,6 +144,7 @@ impl Tensor {
             self.0.storage.clone(),
             layout,
             self.0.version.clone(),
+            self.0.inference,
         )
     }
 
@@ -156,19 +161,23 @@ impl Tensor {
 
     /// `detach()`: same storage, layout and version counter; no history, not a view.
     pub fn detach(&self) -> Tensor {
-        Tensor::from_parts(
+        Tensor::from_parts_of(
+            None,
             self.0.storage.clone(),
             self.0.layout.clone(),
             self.0.version.clone(),
+            self.0.inference,
         )
     }
 
     /// `.data`: same storage and layout, a fresh version counter, no history.
     pub fn data(&self) -> Tensor {
-        Tensor::from_parts(
+        Tensor::from_parts_of(
+            None,
             self.0.storage.clone(),
             self.0.layout.clone(),
             Arc::new(AtomicU64::new(0)),
+            self.0.inference,
         )
     }
 

@@ -755,9 +755,10 @@ def test_modifying_a_saved_tensor_makes_backward_fail():
 
 # PyTorch 2.x wording, checked exactly against the installed torch below.
 MODIFIED_CASES = {
+    # The name is that of the tensor's grad_fn now: the in-place op's (Add), not Exp.
     "exp output": (
         "y = x.exp(); z = (y * y).sum(); y.add_(1.0)",
-        "[torch.FloatTensor [3]], which is output 0 of Exp",
+        "[torch.FloatTensor [3]], which is output 0 of Add",
     ),
     "mul input": (
         "y = x * 2; z = (y * y).sum(); y.mul_(2.0)",
@@ -773,14 +774,8 @@ MODIFIED_TAIL = (
     "the operation that failed to compute its gradient, with "
     "torch.autograd.set_detect_anomaly(True, check_nan=False)."
 )
-WORDING_BUG = pytest.mark.xfail(
-    reason="ferrograd words this error like older PyTorch ('output 0 of ExpBackward0', "
-    "'set_detect_anomaly(True).'): src/error.rs and src/ops/mod.rs (Saved::unpack)",
-    strict=True,
-)
 
 
-@WORDING_BUG
 @pytest.mark.parametrize("case", list(MODIFIED_CASES))
 def test_modified_saved_tensor_message_exact(case):
     code, middle = MODIFIED_CASES[case]
@@ -789,7 +784,6 @@ def test_modified_saved_tensor_message_exact(case):
     assert error_of(ns["z"].backward) == (RuntimeError, MODIFIED_PREFIX + middle + MODIFIED_TAIL)
 
 
-@WORDING_BUG
 @pytest.mark.parametrize("case", list(MODIFIED_CASES))
 def test_modified_saved_tensor_message_matches_torch(case):
     torch = torch_or_skip()
@@ -870,11 +864,6 @@ def test_fill_on_a_non_leaf_gives_a_zero_grad():
     assert x.grad.tolist() == [3.0, 3.0]  # only through the second factor
 
 
-@pytest.mark.xfail(
-    reason="ferrograd names fill_'s node FillBackward0; PyTorch's is FillBackward2 "
-    "(src/ops/inplace.rs)",
-    strict=True,
-)
 def test_fill_node_name_matches_torch():
     x = ferrograd.tensor([1.0, 2.0], requires_grad=True)
     y = x * 1.0

@@ -168,7 +168,8 @@ def test_saved_values_are_drawn_where_nodes_expose_them():
     source = viz.make_dot(Var(), show_saved=True, show_attrs=True, max_attr_chars=3).source
     nodes, edges = parse(source)
     labels = {label: attrs for label, attrs in nodes.values()}
-    assert "StandInBackward0\nalpha: 2.5\nself : (5,..." in labels
+    # torchviz's layout: a rule under the name, then two columns, cut to max_attr_chars.
+    assert "StandInBackward0\n" + "-" * 16 + "\nalpha: 2.5\nself : ..." in labels
     assert 'fillcolor="orange"' in labels["self\n (5, 2)"]
     assert any('dir="none"' in attrs for _, _, attrs in edges)
 
@@ -265,3 +266,98 @@ def test_freed_leaf_has_no_box():
     out = tutorial(ferrograd)[1]  # the leaf itself is gone; its AccumulateGrad is not
     labels = [label for label, _ in parse(viz.make_dot(out).source)[0].values()]
     assert "AccumulateGrad" in labels and "(2, 2)" not in labels
+
+
+# ---- saved tensors of real nodes ------------------------------------------------------------
+
+
+def _saved_tensor_shapes(lib, out):
+    """(node name, attr, shape) for every tensor a node of ``out``'s graph exposes as a
+    ``_saved_*`` attribute, walking the graph as make_dot does."""
+    found, seen, stack = [], set(), [out.grad_fn]
+    while stack:
+        fn = stack.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        for attr in dir(fn):
+            if attr.startswith("_saved_"):
+                val = getattr(fn, attr)
+                if isinstance(val, lib.Tensor):
+                    found.append((type(fn).__name__, attr[7:], tuple(val.shape)))
+        stack.extend(f for f, _ in fn.next_functions)
+    return sorted(found)
+
+
+def _mlp(lib):
+    x = lib.ones(4, 3)
+    w = lib.full((3, 2), 0.5, requires_grad=True)
+    b = lib.zeros(2, requires_grad=True)
+    return (x.mm(w) + b).tanh().pow(2).mean(), {"w": w, "b": b}
+
+
+def test_saved_tensors_are_drawn_as_orange_boxes():
+    x, out = tutorial(ferrograd)
+    source = viz.make_dot(out, params={"x": x}, show_saved=True).source
+    nodes, edges = parse(source)
+    orange = {i: lbl for i, (lbl, attrs) in nodes.items() if 'fillcolor="orange"' in attrs}
+    # y * y saves both factors (2, 2); `* 3` saves the wrapped number 3 (a 0-dim tensor).
+    assert sorted(orange.values()) == ["other\n ()", "other\n (2, 2)", "self\n (2, 2)"]
+    for i in orange:
+        (edge,) = [(a, b, at) for a, b, at in edges if i in (a, b)]
+        assert nodes[edge[0]][0] == "MulBackward0" and 'dir="none"' in edge[2]
+    # Without show_saved nothing is drawn for them.
+    assert "orange" not in viz.make_dot(out, params={"x": x}).source
+
+
+def test_saved_tensor_boxes_match_torch():
+    out, params = _mlp(ferrograd)
+    nodes, _ = parse(viz.make_dot(out, params=params, show_saved=True).source)
+    drawn = sorted(lbl for lbl, attrs in nodes.values() if 'fillcolor="orange"' in attrs)
+    ours = _saved_tensor_shapes(ferrograd, out)
+    assert drawn == sorted(f"{a}\n ({', '.join(map(str, s))})" for _, a, s in ours)
+    assert ("MmBackward0", "mat2", ()) not in ours
+    assert ("MmBackward0", "self", (4, 3)) in ours  # x is saved for w's grad
+    assert ("TanhBackward0", "result", (4, 2)) in ours
+    assert ("PowBackward0", "self", (4, 2)) in ours
+    try:
+        import torch
+    except ImportError:
+        return
+    tout, _ = _mlp(torch)
+    assert ours == _saved_tensor_shapes(torch, tout)
+
+
+def test_show_attrs_lists_saved_values_like_torchviz():
+    x = ferrograd.ones(2, 3, requires_grad=True)
+    nodes, _ = parse(viz.make_dot(x.sum(1), show_attrs=True).source)
+    labels = [lbl for lbl, _ in nodes.values() if lbl.startswith("SumBackward1")]
+    assert labels == [
+        "SumBackward1\n"
+        "----------------------\n"
+        "dim           :   (1,)\n"
+        "keepdim       :  False\n"
+        "self_sym_sizes: (2, 3)"
+    ]
+
+
+def test_custom_function_saved_tensors_are_always_drawn():
+    class Square(ferrograd.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a * a
+
+        @staticmethod
+        def backward(ctx, g):
+            (a,) = ctx.saved_tensors
+            return 2 * a * g
+
+    x = ferrograd.ones(5, requires_grad=True)
+    y = Square.apply(x)
+    assert [t.shape for t in y.grad_fn.saved_tensors] == [(5,)]
+    nodes, edges = parse(viz.make_dot(y).source)
+    (box,) = [i for i, (lbl, attrs) in nodes.items() if 'fillcolor="orange"' in attrs]
+    assert nodes[box][0] == "(5)"
+    (edge,) = [(a, b) for a, b, _ in edges if box in (a, b)]
+    assert nodes[edge[1]][0] == "SquareBackward"

@@ -147,17 +147,31 @@ class _Builder:
         return f"{name}\n {size}" if name else size
 
     def function_label(self, node, saved):
+        """The node's name, and with ``show_attrs`` its saved values as torchviz lists them:
+        a rule, then ``name: value`` in two columns (tensors as ``[saved tensor]``)."""
         name = _node_name(node)
         if not self.show_attrs:
             return name
-        lines = [name]
-        width = max((len(k) for k, _ in saved), default=0)
+        attrs = {}
         for attr, val in saved:
-            text = _size_str(val.shape) if isinstance(val, ferrograd.Tensor) else str(val)
-            if len(text) > self.max_attr_chars:
-                text = text[: self.max_attr_chars] + "..."
-            lines.append(f"{attr.ljust(width)}: {text}")
-        return "\n".join(lines)
+            if isinstance(val, ferrograd.Tensor):
+                attrs[attr] = "[saved tensor]"
+            elif isinstance(val, tuple) and _has_tensor(val):
+                attrs[attr] = "[saved tensors]"
+            else:
+                attrs[attr] = str(val)
+        if not attrs:
+            return name
+        max_chars = max(self.max_attr_chars, 3)
+        col1 = max(len(k) for k in attrs)
+        col2 = min(max(len(v) for v in attrs.values()), max_chars)
+        rule = "-" * max(col1 + col2 + 2, len(name))
+
+        def cut(text):
+            return text[: col2 - 3] + "..." if len(text) > col2 else text
+
+        rows = [f"{k.ljust(col1)}: {cut(v).rjust(col2)}" for k, v in attrs.items()]
+        return "\n".join([name, rule, *rows])
 
     def saved_values(self, node):
         """``(name, value)`` for the node's ``_saved_*`` attributes (where it has any)."""
@@ -199,6 +213,11 @@ class _Builder:
                 if new:
                     self.add_node(leaf_id, self.tensor_label(leaf), fillcolor="lightblue")
                 self.add_edge(leaf_id, fn_id)
+            for t in _function_saved_tensors(fn):
+                tid, new = self.node_id(("saved", _storage_key(t), "", fn_id))
+                if new:
+                    self.add_node(tid, self.tensor_label(t), fillcolor="orange")
+                self.add_edge(tid, fn_id, dir="none")
             for child, _ in fn.next_functions:
                 if child is None:
                     continue
@@ -231,6 +250,15 @@ class _Builder:
 def _has_tensor(val):
     vals = val if isinstance(val, (tuple, list)) else (val,)
     return any(isinstance(v, ferrograd.Tensor) for v in vals)
+
+
+def _function_saved_tensors(fn):
+    """The tensors a custom Function's ctx saved (``grad_fn.saved_tensors``), if any."""
+    try:
+        saved = fn.saved_tensors
+    except (AttributeError, RuntimeError):
+        return ()
+    return tuple(t for t in saved if isinstance(t, ferrograd.Tensor))
 
 
 def _accumulated_leaf(fn):

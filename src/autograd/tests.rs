@@ -62,7 +62,7 @@ fn inplace_modification_of_saved_tensor_is_detected() {
     let e = backward(&[out], &[None], None, false)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("modified by an inplace operation: [torch.DoubleTensor [3]], which is output 0 of AddBackward0, is at version 1; expected version 0 instead."), "{e}");
+    assert!(e.contains("modified by an inplace operation: [torch.DoubleTensor [3]], which is output 0 of Add, is at version 1; expected version 0 instead."), "{e}");
 }
 
 #[test]

@@ -7,7 +7,10 @@
 //! can inline and vectorise rather than a function pointer they would call per element.
 
 use super::reduce::type_word;
-use super::{cast_raw, promo, promote_with, scalar_as, track, Backward as Op, Ctx, Grads, Saved};
+use super::{
+    cast_raw, promo, promote_with, scalar_as, track, track_unsaved, Backward as Op, Ctx, Grads,
+    Saved,
+};
 use crate::dtype::{result_type, DType, Operand as PromoOperand, Scalar, DEFAULT_FLOAT};
 use crate::error::{Error, Result};
 use crate::kernels;
@@ -480,9 +483,9 @@ pub fn add(a: &Tensor, b: Operand, alpha: f64) -> Result<Tensor> {
         let scaled = scale_operand(a, b, alpha)?;
         binary_raw(a, scaled.as_operand(), BinOp::Add, false)?
     };
-    Ok(track(out, &[Some(a), b.tensor()], |_| {
+    track(out, &[Some(a), b.tensor()], |_| {
         Op::Arith(Backward::Add { alpha })
-    }))
+    })
 }
 
 /// `a - alpha * b`.
@@ -494,15 +497,15 @@ pub fn sub(a: &Tensor, b: Operand, alpha: f64) -> Result<Tensor> {
         let scaled = scale_operand(a, b, alpha)?;
         binary_raw(a, scaled.as_operand(), BinOp::Sub, false)?
     };
-    Ok(track(out, &[Some(a), b.tensor()], |_| {
+    track(out, &[Some(a), b.tensor()], |_| {
         Op::Arith(Backward::Sub { alpha })
-    }))
+    })
 }
 
 /// `s - a` (Python's `2 - x`).
 pub fn rsub_scalar(a: &Tensor, s: Scalar) -> Result<Tensor> {
     let out = binary_raw(a, Operand::Scalar(s), BinOp::Sub, true)?;
-    Ok(track(out, &[Some(a)], |_| Op::Arith(Backward::Rsub)))
+    track(out, &[Some(a)], |_| Op::Arith(Backward::Rsub))
 }
 
 pub fn mul(a: &Tensor, b: Operand) -> Result<Tensor> {
@@ -513,10 +516,10 @@ pub fn mul(a: &Tensor, b: Operand) -> Result<Tensor> {
                 a: bt.requires_grad().then(|| Saved::input(a)),
                 b: a.requires_grad().then(|| Saved::input(bt)),
             })
-        }),
+        })?,
         Operand::Scalar(s) => track(out, &[Some(a), None], |_| {
             Op::Arith(Backward::MulScalar { s: scalar_f64(s) })
-        }),
+        })?,
     })
 }
 
@@ -542,10 +545,10 @@ pub fn div(a: &Tensor, b: Operand) -> Result<Tensor> {
                 a: bt.requires_grad().then(|| Saved::input(a)),
                 b: Saved::input(bt),
             })
-        }),
+        })?,
         Operand::Scalar(s) => track(out, &[Some(a), None], |_| {
             Op::Arith(Backward::DivScalar { s: scalar_f64(s) })
-        }),
+        })?,
     })
 }
 
@@ -581,14 +584,14 @@ pub fn div_mode(a: &Tensor, b: Operand, mode: RoundingMode) -> Result<Tensor> {
         RoundingMode::Floor => BinOp::FloorDiv,
     };
     let out = binary_raw(a, b, op, false)?;
-    Ok(track(out, &[Some(a), b.tensor()], |_| {
+    track(out, &[Some(a), b.tensor()], |_| {
         Op::Arith(Backward::DivMode {
             a: (mode == RoundingMode::True && b.tensor().is_some_and(|t| t.requires_grad()))
                 .then(|| Saved::input(a)),
             b: divisor_of(b),
             mode,
         })
-    }))
+    })
 }
 
 /// `a // b` (`floor_divide`): PyTorch computes it but has no derivative for it.
@@ -606,7 +609,7 @@ pub fn rfloor_divide_scalar(a: &Tensor, s: Scalar) -> Result<Tensor> {
 /// Records `out` under PyTorch's placeholder node for ops without a derivative: backward
 /// through it raises.
 fn not_implemented(out: Tensor, inputs: &[Option<&Tensor>], op: &'static str) -> Tensor {
-    track(out, inputs, |_| Op::Arith(Backward::NotImplemented { op }))
+    track_unsaved(out, inputs, |_| Op::Arith(Backward::NotImplemented { op }))
 }
 
 /// `a % b` with the divisor's sign (Python's `%`, `torch.remainder`).
@@ -618,8 +621,8 @@ pub fn remainder(a: &Tensor, b: Operand) -> Result<Tensor> {
                 a: Saved::input(a),
                 b: Saved::input(bt),
             })
-        }),
-        Operand::Scalar(_) => track(out, &[Some(a)], |_| Op::Arith(Backward::RemainderScalar)),
+        })?,
+        Operand::Scalar(_) => track(out, &[Some(a)], |_| Op::Arith(Backward::RemainderScalar))?,
     })
 }
 
@@ -640,7 +643,7 @@ pub fn neg(a: &Tensor) -> Result<Tensor> {
         return Err(Error::NotImplemented("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.".into()));
     }
     let out = numeric_dispatch!(a.dtype(), T => kernels::unary::<T, T>(a, T::neg))?;
-    Ok(track(out, &[Some(a)], |_| Op::Arith(Backward::Neg)))
+    track(out, &[Some(a)], |_| Op::Arith(Backward::Neg))
 }
 
 /// `a ** b` for a tensor or scalar exponent.
@@ -660,25 +663,25 @@ pub fn pow(a: &Tensor, b: Operand) -> Result<Tensor> {
                 exp: Saved::input(bt),
                 result: Saved::output(out),
             })
-        }),
+        })?,
         Operand::Scalar(s) => track(out, &[Some(a)], |_| {
             Op::Arith(Backward::PowScalar {
                 base: Saved::input(a),
                 exp: scalar_f64(s),
             })
-        }),
+        })?,
     })
 }
 
 /// `s ** a` (Python's `2 ** x`).
 pub fn rpow_scalar(a: &Tensor, s: Scalar) -> Result<Tensor> {
     let out = binary_raw(a, Operand::Scalar(s), BinOp::Pow, true)?;
-    Ok(track(out, &[Some(a)], |out| {
+    track(out, &[Some(a)], |out| {
         Op::Arith(Backward::RPowScalar {
             base: scalar_f64(s),
             result: Saved::output(out),
         })
-    }))
+    })
 }
 
 // ---- maximum, minimum, atan2 ------------------------------------------------------------
@@ -696,13 +699,13 @@ pub fn minimum(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 fn min_max(a: &Tensor, b: &Tensor, is_max: bool) -> Result<Tensor> {
     let op = if is_max { BinOp::Max } else { BinOp::Min };
     let out = binary_raw(a, Operand::Tensor(b), op, false)?;
-    Ok(track(out, &[Some(a), Some(b)], |_| {
+    track(out, &[Some(a), Some(b)], |_| {
         Op::Arith(Backward::MinMax {
             a: Saved::input(a),
             b: Saved::input(b),
             is_max,
         })
-    }))
+    })
 }
 
 /// `atan2(a, b)`, the angle of the point `(b, a)`; integers are promoted to float.
@@ -713,12 +716,12 @@ pub fn atan2(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     }
     let (ac, bc) = (cast_raw(a, dtype)?, cast_raw(b, dtype)?);
     let out = float_dispatch!(dtype, T => kernels::binary::<T, T>(&ac, &bc, T::atan2))?;
-    Ok(track(out, &[Some(a), Some(b)], |_| {
+    track(out, &[Some(a), Some(b)], |_| {
         Op::Arith(Backward::Atan2 {
             a: Saved::input(a),
             b: Saved::input(b),
         })
-    }))
+    })
 }
 
 // ---- clamp and where --------------------------------------------------------------------
@@ -758,14 +761,14 @@ pub fn clamp(x: &Tensor, lo: Option<Operand>, hi: Option<Operand>, f: ClampFn) -
             })
         };
         let (lo, hi) = (bound(lo), bound(hi));
-        return Ok(track(out, &[Some(x)], |_| {
+        return track(out, &[Some(x)], |_| {
             Op::Arith(Backward::ClampScalar {
                 input: Saved::input(x),
                 lo,
                 hi,
                 f,
             })
-        }));
+        });
     }
     let (lo_t, hi_t) = (
         lo.map(|b| b.to_tensor(dtype)).transpose()?,
@@ -774,14 +777,14 @@ pub fn clamp(x: &Tensor, lo: Option<Operand>, hi: Option<Operand>, f: ClampFn) -
     // A Python-number bound beside a tensor bound takes no grad.
     let lo_in = lo.and_then(|b| b.tensor());
     let hi_in = hi.and_then(|b| b.tensor());
-    Ok(track(out, &[Some(x), lo_in, hi_in], |_| {
+    track(out, &[Some(x), lo_in, hi_in], |_| {
         Op::Arith(Backward::ClampTensor {
             input: Saved::input(x),
             lo: lo_t.as_ref().map(Saved::input),
             hi: hi_t.as_ref().map(Saved::input),
             f,
         })
-    }))
+    })
 }
 
 fn clamp_raw(x: &Tensor, lo: Option<Operand>, hi: Option<Operand>, dtype: DType) -> Result<Tensor> {
@@ -825,11 +828,11 @@ pub fn where_(cond: &Tensor, x: Operand, y: Operand) -> Result<Tensor> {
     }
     let dtype = result_type(&[x.promo(), y.promo()]);
     let out = select_raw(cond, x, y, dtype)?;
-    Ok(track(out, &[x.tensor(), y.tensor()], |_| {
+    track(out, &[x.tensor(), y.tensor()], |_| {
         Op::Arith(Backward::Where {
             cond: cond.detach(),
         })
-    }))
+    })
 }
 
 /// `where` without autograd, in `dtype`.

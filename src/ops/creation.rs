@@ -8,7 +8,7 @@
 
 use super::reduce::type_word;
 use super::shape::{zeroed, Backward as ShapeOp};
-use super::{track, Backward as Op};
+use super::{track, track_unsaved, Backward as Op};
 use crate::any_dispatch;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -247,7 +247,7 @@ pub fn normal(mean: Param<'_>, std: Param<'_>) -> Result<Tensor> {
 
 /// Records `out` with a rule giving each input a zero grad (random ops).
 fn zero_grad(out: Tensor, inputs: &[Option<&Tensor>], name: &'static str) -> Tensor {
-    track(out, inputs, |_| {
+    track_unsaved(out, inputs, |_| {
         Op::Shape(ShapeOp::ZeroGrad {
             name,
             shapes: inputs.iter().flatten().map(|t| t.dims()).collect(),
@@ -296,11 +296,11 @@ pub fn bernoulli(t: &Tensor, p: Option<f64>) -> Result<Tensor> {
         Some(p) => {
             check_p(p)?;
             let out = draws(t.shape(), t.dtype(), |_| p)?;
-            Ok(track(out, &[Some(t)], |_| {
+            track(out, &[Some(t)], |_| {
                 Op::Shape(ShapeOp::NotImplemented {
                     op: "aten::bernoulli",
                 })
-            }))
+            })
         }
     }
 }

@@ -17,7 +17,7 @@
 //! through the in-place mechanism (`inplace::apply`).
 
 use super::arith::{self, Operand};
-use super::{inplace, scalar_as, shape, track, Backward as Op, Ctx, Grads, Saved};
+use super::{inplace, scalar_as, shape, track, track_unsaved, Backward as Op, Ctx, Grads, Saved};
 use crate::autograd::is_grad_enabled;
 use crate::dtype::{DType, Scalar};
 use crate::error::{Error, Result};
@@ -138,15 +138,15 @@ fn view_step(t: &Tensor, step: Step) -> Result<Tensor> {
     }
     let out = t.alias_with_layout(step.layout(t.layout()));
     let shape = t.dims();
-    Ok(track(out, &[Some(t)], |_| {
+    track(out, &[Some(t)], |_| {
         Op::Index(Backward::View { step, shape })
-    }))
+    })
 }
 
 /// `x[...]` / `x[:, :]`: a new view of the whole tensor (AliasBackward0).
 fn alias(x: &Tensor) -> Tensor {
     let out = x.alias_with_layout(x.layout().clone());
-    track(out, &[Some(x)], |_| Op::Index(Backward::Alias))
+    track_unsaved(out, &[Some(x)], |_| Op::Index(Backward::Alias))
 }
 
 /// `select` of index `v` (negative counts from the end) along `dim` of `shape`. `real_dim`
@@ -509,7 +509,7 @@ fn read(x: &Tensor, spec: Spec, name: &'static str) -> Result<Tensor> {
 
 fn record_read(out: Tensor, x: &Tensor, spec: Spec, name: &'static str) -> Tensor {
     let shape = x.dims();
-    track(out, &[Some(x)], |_| {
+    track_unsaved(out, &[Some(x)], |_| {
         Op::Index(Backward::Get { spec, shape, name })
     })
 }
@@ -605,7 +605,7 @@ fn put(
         x.requires_grad(),
         value.tensor().is_some_and(|t| t.requires_grad()),
     );
-    Ok(track(out, &[Some(x), value.tensor()], |_| {
+    track(out, &[Some(x), value.tensor()], |_| {
         Op::Index(Backward::Put {
             spec: spec.clone(),
             accumulate,
@@ -613,7 +613,7 @@ fn put(
             grads: (x_grad, v_grad),
             name,
         })
-    }))
+    })
 }
 
 /// Zeros of `shape` with `g` put (summed, when `accumulate`) into the elements `spec`
@@ -627,7 +627,7 @@ fn embed(
 ) -> Result<Tensor> {
     let out = Tensor::zeros(shape, g.dtype())?;
     write(&out, spec, &Value::Tensor(g.clone()), accumulate, 1.0)?;
-    Ok(track(out, &[None, Some(g)], |_| {
+    track(out, &[None, Some(g)], |_| {
         Op::Index(Backward::Put {
             spec: spec.clone(),
             accumulate,
@@ -635,7 +635,7 @@ fn embed(
             grads: (false, true),
             name,
         })
-    }))
+    })
 }
 
 /// The name of the adjoint of a read recorded as `name`.
@@ -1055,9 +1055,9 @@ pub fn take(x: &Tensor, index: &Tensor) -> Result<Tensor> {
     );
     let out = read_raw(&flat, &spec)?;
     let shape = x.dims();
-    Ok(track(out, &[Some(x)], |_| {
+    track(out, &[Some(x)], |_| {
         Op::Index(Backward::Take { spec, shape })
-    }))
+    })
 }
 
 /// `x` as a 1-d tensor over its elements in row-major order (a view, or a copy when the
@@ -1112,13 +1112,13 @@ pub fn gather(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
     }
     let out = k::gather_dim(x, d, index)?;
     let shape = x.dims();
-    Ok(track(out, &[Some(x)], |_| {
+    track(out, &[Some(x)], |_| {
         Op::Index(Backward::Gather {
             dim: d,
             index: Saved::input(index),
             shape,
         })
-    }))
+    })
 }
 
 /// `x.scatter(dim, index, src)` (ScatterBackward0), `x.scatter(dim, index, value)`
@@ -1189,7 +1189,7 @@ pub fn scatter(
         (false, Value::Scalar(_)) => "ScatterBackward1",
     };
     let grads = (x.requires_grad(), src_t.is_some_and(|s| s.requires_grad()));
-    Ok(track(out, &[Some(x), src_t], |_| {
+    track(out, &[Some(x), src_t], |_| {
         Op::Index(Backward::Scatter {
             dim: d,
             index: Saved::input(index),
@@ -1197,7 +1197,7 @@ pub fn scatter(
             grads,
             name,
         })
-    }))
+    })
 }
 
 pub fn scatter_(x: &Tensor, dim: i64, index: &Tensor, src: Value, accumulate: bool) -> Result<()> {
@@ -1239,13 +1239,13 @@ pub fn masked_fill(x: &Tensor, mask: &Tensor, value: Value) -> Result<Tensor> {
         Value::Tensor(_) => "MaskedFillBackward1",
     };
     let value_grad = value.tensor().is_some_and(|t| t.requires_grad());
-    Ok(track(out, &[Some(x), value.tensor()], |_| {
+    track(out, &[Some(x), value.tensor()], |_| {
         Op::Index(Backward::MaskedFill {
             mask: Saved::input(mask),
             value_grad,
             name,
         })
-    }))
+    })
 }
 
 pub fn masked_fill_(x: &Tensor, mask: &Tensor, value: Value) -> Result<()> {
@@ -1264,12 +1264,12 @@ pub fn masked_select(x: &Tensor, mask: &Tensor) -> Result<Tensor> {
     }
     let shape = broadcast_shapes(mask.shape(), x.shape())?;
     let out = k::masked_select(x, mask, &shape)?;
-    Ok(track(out, &[Some(x)], |_| {
+    track(out, &[Some(x)], |_| {
         Op::Index(Backward::MaskedSelect {
             mask: Saved::input(mask),
             shape,
         })
-    }))
+    })
 }
 
 // ---- copy_ --------------------------------------------------------------------------------

@@ -149,12 +149,12 @@ fn as_strided(t: &Tensor, region: &Layout, base_shape: &[usize]) -> Result<Tenso
         ..region.clone()
     };
     let out = t.alias_with_layout(l);
-    Ok(track(out, &[Some(&t)], |_| {
+    track(out, &[Some(&t)], |_| {
         Op::Inplace(Backward::AsStrided {
             region: region.clone(),
             base_shape: base_shape.into(),
         })
-    }))
+    })
 }
 
 /// Zeros shaped like the root with `g` written into the region (the adjoint of `as_strided`).
@@ -162,12 +162,12 @@ fn region_scatter(g: &Tensor, region: &Layout, base_shape: &[usize]) -> Result<T
     let out = Tensor::zeros(base_shape, g.dtype())?;
     kernels::copy_into(&out.alias_with_layout(region.clone()), &g.detach());
     let out = out.detach();
-    Ok(track(out, &[Some(g)], |_| {
+    track(out, &[Some(g)], |_| {
         Op::Inplace(Backward::RegionScatter {
             region: region.clone(),
             base_shape: base_shape.into(),
         })
-    }))
+    })
 }
 
 #[derive(Clone)]
@@ -240,7 +240,7 @@ pub fn div_(dst: &Tensor, other: Operand) -> Result<()> {
 }
 
 pub fn fill_(dst: &Tensor, value: f64) -> Result<()> {
-    overwrite(dst, value, "FillBackward0")
+    overwrite(dst, value, "FillBackward2")
 }
 
 pub fn zero_(dst: &Tensor) -> Result<()> {
@@ -250,9 +250,9 @@ pub fn zero_(dst: &Tensor) -> Result<()> {
 fn overwrite(dst: &Tensor, value: f64, name: &'static str) -> Result<()> {
     apply(dst, None, |pre| {
         let out = Tensor::full(pre.shape(), value, pre.dtype())?;
-        Ok(track(out, &[Some(pre)], |_| {
+        track(out, &[Some(pre)], |_| {
             Op::Arith(arith::Backward::Overwrite { name })
-        }))
+        })
     })
 }
 

@@ -84,12 +84,12 @@ pub fn mm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     same_dtype(a, b)?;
     let r = bmm_raw(&as_batch(a), &as_batch(b))?;
     let out = r.alias_with_layout(Layout::contiguous(&[a.shape()[0], b.shape()[1]]));
-    Ok(track(out, &[Some(a), Some(b)], |_| {
+    track(out, &[Some(a), Some(b)], |_| {
         Op::Linalg(Backward::Mm {
             a: b.requires_grad().then(|| Saved::input(a)),
             b: a.requires_grad().then(|| Saved::input(b)),
         })
-    }))
+    })
 }
 
 /// `bmm(a, b)`: batched product of 3-D tensors (BmmBackward0).
@@ -109,12 +109,12 @@ pub fn bmm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     }
     same_dtype(a, b)?;
     let out = bmm_raw(a, b)?;
-    Ok(track(out, &[Some(a), Some(b)], |_| {
+    track(out, &[Some(a), Some(b)], |_| {
         Op::Linalg(Backward::Bmm {
             a: b.requires_grad().then(|| Saved::input(a)),
             b: a.requires_grad().then(|| Saved::input(b)),
         })
-    }))
+    })
 }
 
 /// `mv(m, v)`: matrix-vector product (MvBackward0).
@@ -151,12 +151,12 @@ pub fn mv(m: &Tensor, v: &Tensor) -> Result<Tensor> {
     });
     let r = bmm_raw(&as_batch(m), &col)?;
     let out = r.alias_with_layout(Layout::contiguous(&[m.shape()[0]]));
-    Ok(track(out, &[Some(m), Some(v)], |_| {
+    track(out, &[Some(m), Some(v)], |_| {
         Op::Linalg(Backward::Mv {
             m: v.requires_grad().then(|| Saved::input(m)),
             v: m.requires_grad().then(|| Saved::input(v)),
         })
-    }))
+    })
 }
 
 /// `dot(a, b)`: inner product of two 1-D tensors (DotBackward0).
@@ -200,12 +200,12 @@ pub fn dot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     };
     let r = bmm_raw(&row(a), &col(b))?;
     let out = r.alias_with_layout(Layout::contiguous(&[]));
-    Ok(track(out, &[Some(a), Some(b)], |_| {
+    track(out, &[Some(a), Some(b)], |_| {
         Op::Linalg(Backward::Dot {
             a: b.requires_grad().then(|| Saved::input(a)),
             b: a.requires_grad().then(|| Saved::input(b)),
         })
-    }))
+    })
 }
 
 /// `addmm(input, m1, m2, beta, alpha)`: `beta * input + alpha * (m1 @ m2)` (AddmmBackward0).
@@ -241,14 +241,14 @@ pub fn addmm(input: &Tensor, m1: &Tensor, m2: &Tensor, beta: f64, alpha: f64) ->
             arith::add(&p, Operand::Tensor(&i), 1.0)?
         }
     };
-    Ok(track(out, &[Some(input), Some(m1), Some(m2)], |_| {
+    track(out, &[Some(input), Some(m1), Some(m2)], |_| {
         Op::Linalg(Backward::Addmm {
             m1: m2.requires_grad().then(|| Saved::input(m1)),
             m2: m1.requires_grad().then(|| Saved::input(m2)),
             beta,
             alpha,
         })
-    }))
+    })
 }
 
 /// `outer(a, b)`: `a[:, None] * b[None, :]` (MulBackward0, as PyTorch).

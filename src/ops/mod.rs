@@ -19,6 +19,7 @@ pub mod linalg;
 pub mod nn;
 pub mod pointwise;
 pub mod reduce;
+mod saved;
 pub mod shape;
 pub mod unary;
 
@@ -31,6 +32,7 @@ use crate::tensor::{Tensor, WeakTensor};
 use smallvec::SmallVec;
 
 pub use arith::Operand;
+pub use saved::SavedValue;
 
 /// Grads produced by a backward rule, one per forward input (`None`: no grad flows).
 pub type Grads = SmallVec<[Option<Tensor>; 2]>;
@@ -152,6 +154,11 @@ impl Saved {
         }
     }
 
+    /// Saved as the node's own output (PyTorch's `_saved_result`).
+    pub fn is_output(&self) -> bool {
+        self.is_output
+    }
+
     /// The saved tensor itself, without checks (for a Function applied without recording).
     pub fn peek(&self) -> Tensor {
         self.tensor.clone()
@@ -161,13 +168,16 @@ impl Saved {
         let found = self.tensor.version();
         if found != self.version {
             let origin = if self.is_output {
-                ", which is output 0 of ".to_string() + node_name(ctx.node)
+                format!(
+                    ", which is output 0 of {},",
+                    inplace_error_name(node_name(ctx.node))
+                )
             } else {
                 match self.tensor.grad_fn() {
                     Some(f) => format!(
-                        ", which is output {} of {}",
+                        ", which is output {} of {},",
                         self.tensor.output_nr(),
-                        f.name()
+                        inplace_error_name(f.name())
                     ),
                     None => String::new(),
                 }
@@ -191,6 +201,33 @@ impl Saved {
     }
 }
 
+/// The name PyTorch's `Node.name()` gives a node: its C++ nodes keep their namespace.
+pub fn qualified_name(name: &'static str) -> &'static str {
+    match name {
+        "AccumulateGrad" => "torch::autograd::AccumulateGrad",
+        "CopySlices" => "torch::autograd::CopySlices",
+        "CopyBackwards" => "torch::autograd::CopyBackwards",
+        other => other,
+    }
+}
+
+/// How PyTorch 2.15 names a node in the "modified by an inplace operation" error: its
+/// `name()` without `Backward0`, or without `Backward` before another number ("Exp" for
+/// ExpBackward0, "Clamp1" for ClampBackward1, "F" for a Function `F`); C++ nodes keep theirs.
+fn inplace_error_name(name: &'static str) -> String {
+    let q = qualified_name(name);
+    if let Some(pos) = q.rfind("Backward") {
+        let tail = &q[pos + "Backward".len()..];
+        if tail == "0" {
+            return q[..pos].to_string();
+        }
+        if tail.bytes().all(|c| c.is_ascii_digit()) {
+            return format!("{}{}", &q[..pos], tail);
+        }
+    }
+    q.to_string()
+}
+
 fn node_name(id: NodeId) -> &'static str {
     ARENA.lock().get(id).map_or("<freed>", |n| n.name)
 }
@@ -202,9 +239,26 @@ pub fn needs_grad(inputs: &[Option<&Tensor>]) -> bool {
 }
 
 /// Records `out` as the result of an op over `inputs` if autograd needs it. `make` builds the
-/// rule (it sees `out`, to save it) and only runs when recording.
+/// rule (it sees `out`, to save it) and only runs when recording. Fails, as PyTorch does, when
+/// the rule would save an inference tensor.
 #[inline]
 pub fn track(
+    out: Tensor,
+    inputs: &[Option<&Tensor>],
+    make: impl FnOnce(&Tensor) -> Backward,
+) -> Result<Tensor> {
+    if !needs_grad(inputs) {
+        return Ok(out);
+    }
+    let op = make(&out);
+    check_saved_inference(&op, inputs)?;
+    let node = record(op, inputs);
+    out.set_grad_fn(Some(node), 0);
+    Ok(out)
+}
+
+/// `track` for a rule that saves no tensor (so cannot save an inference tensor): infallible.
+pub fn track_unsaved(
     out: Tensor,
     inputs: &[Option<&Tensor>],
     make: impl FnOnce(&Tensor) -> Backward,
@@ -212,10 +266,25 @@ pub fn track(
     if !needs_grad(inputs) {
         return out;
     }
-    let op = make(&out);
-    let node = record(op, inputs);
+    let node = record(make(&out), inputs);
     out.set_grad_fn(Some(node), 0);
     out
+}
+
+/// `track_multi` for a rule that saves no tensor: infallible.
+pub fn track_multi_unsaved(
+    outs: Vec<Tensor>,
+    inputs: &[Option<&Tensor>],
+    make: impl FnOnce(&[Tensor]) -> Backward,
+) -> Vec<Tensor> {
+    if !needs_grad(inputs) {
+        return outs;
+    }
+    let node = record(make(&outs), inputs);
+    for (i, out) in outs.iter().enumerate() {
+        out.set_grad_fn(Some(node.clone()), i as u32);
+    }
+    outs
 }
 
 /// Like `track` for an op with several differentiable outputs: `outs[i]` becomes output `i`
@@ -224,17 +293,38 @@ pub fn track_multi(
     outs: Vec<Tensor>,
     inputs: &[Option<&Tensor>],
     make: impl FnOnce(&[Tensor]) -> Backward,
-) -> Vec<Tensor> {
+) -> Result<Vec<Tensor>> {
     if !needs_grad(inputs) {
-        return outs;
+        return Ok(outs);
     }
     let op = make(&outs);
+    check_saved_inference(&op, inputs)?;
     let node = record(op, inputs);
     for (i, out) in outs.iter().enumerate() {
         out.set_grad_fn(Some(node.clone()), i as u32);
     }
-    outs
+    Ok(outs)
 }
+
+/// PyTorch refuses to save an inference tensor for backward (only inputs can be inference
+/// tensors: nothing records inside inference mode), so only ops over one look further.
+fn check_saved_inference(op: &Backward, inputs: &[Option<&Tensor>]) -> Result<()> {
+    if !inputs.iter().flatten().any(|t| t.is_inference()) {
+        return Ok(());
+    }
+    let saves_inference = op.saved_values().iter().any(|(_, v)| match v {
+        SavedValue::Tensor(s) => s.tensor.is_inference(),
+        SavedValue::Raw(t) => t.is_inference(),
+        _ => false,
+    });
+    if saves_inference {
+        return Err(Error::Runtime(INFERENCE_SAVED.into()));
+    }
+    Ok(())
+}
+
+/// PyTorch's error for an inference tensor saved for backward.
+pub const INFERENCE_SAVED: &str = "Inference tensors cannot be saved for backward. Please do not use Tensors created in inference mode in computation tracked by autograd. To work around this, you can make a clone to get a normal tensor and use it in autograd, or use `torch.no_grad()` instead of `torch.inference_mode()`.";
 
 /// Adds a node for `op` with one edge per input, under one arena lock.
 pub fn record(op: Backward, inputs: &[Option<&Tensor>]) -> NodeRef {

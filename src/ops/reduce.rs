@@ -175,7 +175,7 @@ pub fn sum(
     let raw = accumulate_raw(t, &rd, accumulate_dtype(t, dtype), &Sum { div: 1.0 })?;
     let out = finish(raw, t.shape(), &rd, keepdim)?;
     let input_shape = t.dims();
-    Ok(track(out, &[Some(t)], |_| {
+    track(out, &[Some(t)], |_| {
         Op::Reduce(match dims {
             None => Backward::Sum { shape: input_shape },
             Some(_) => Backward::SumDim {
@@ -184,7 +184,7 @@ pub fn sum(
                 keepdim,
             },
         })
-    }))
+    })
 }
 
 /// `mean()` / `mean(dim, keepdim)`; floating dtypes only, as PyTorch.
@@ -206,7 +206,7 @@ pub fn mean(
     let raw = accumulate_raw(t, &rd, out_dtype, &Sum { div: count as f64 })?;
     let out = finish(raw, t.shape(), &rd, keepdim)?;
     let input_shape = t.dims();
-    Ok(track(out, &[Some(t)], |_| {
+    track(out, &[Some(t)], |_| {
         Op::Reduce(match dims {
             None => Backward::Mean {
                 shape: input_shape,
@@ -219,7 +219,7 @@ pub fn mean(
                 count,
             },
         })
-    }))
+    })
 }
 
 /// `prod()` (ProdBackward0) or `prod(dim, keepdim)` (ProdBackward1).
@@ -227,7 +227,7 @@ pub fn prod(t: &Tensor, dim: Option<i64>, keepdim: bool, dtype: Option<DType>) -
     let rd = one_dim(dim, t.ndim())?;
     let raw = accumulate_raw(t, &rd, accumulate_dtype(t, dtype), &Prod)?;
     let out = finish(raw, t.shape(), &rd, keepdim)?;
-    Ok(track(out, &[Some(t)], |out| {
+    track(out, &[Some(t)], |out| {
         Op::Reduce(Backward::Prod {
             input: Saved::input(t),
             result: Saved::output(out),
@@ -235,7 +235,7 @@ pub fn prod(t: &Tensor, dim: Option<i64>, keepdim: bool, dtype: Option<DType>) -
             along: dim.map(|_| rd.first().copied().unwrap_or(0)),
             keepdim,
         })
-    }))
+    })
 }
 
 // ---- max, min, amax, amin, argmax, argmin -------------------------------------------------
@@ -292,13 +292,13 @@ pub fn extreme_all(t: &Tensor, min: bool) -> Result<Tensor> {
     check_nonempty(extreme_name(min), t, &[], true)?;
     let rd: Dims = (0..t.ndim()).collect();
     let out = finish(extreme_raw(t, &rd, min)?, t.shape(), &rd, false)?;
-    Ok(track(out, &[Some(t)], |out| {
+    track(out, &[Some(t)], |out| {
         Op::Reduce(Backward::ExtremeAll {
             input: Saved::input(t),
             result: Saved::output(out),
             min,
         })
-    }))
+    })
 }
 
 /// `amax(dim, keepdim)` / `amin` (AmaxBackward0 / AminBackward0); no dims: all.
@@ -307,7 +307,7 @@ pub fn amax(t: &Tensor, dims: &[i64], keepdim: bool, min: bool) -> Result<Tensor
     let name = if min { "amin" } else { "amax" };
     check_nonempty(name, t, dims, dims.is_empty() || t.ndim() == 0)?;
     let out = finish(extreme_raw(t, &rd, min)?, t.shape(), &rd, keepdim)?;
-    Ok(track(out, &[Some(t)], |out| {
+    track(out, &[Some(t)], |out| {
         Op::Reduce(Backward::Amax {
             input: Saved::input(t),
             result: Saved::output(out),
@@ -315,7 +315,7 @@ pub fn amax(t: &Tensor, dims: &[i64], keepdim: bool, min: bool) -> Result<Tensor
             keepdim,
             min,
         })
-    }))
+    })
 }
 
 /// Values and first indices of the extreme elements over `dims` (keepdim shape).
@@ -348,7 +348,7 @@ pub fn extreme_dim(t: &Tensor, dim: i64, keepdim: bool, min: bool) -> Result<(Te
             keepdim,
             min,
         })
-    });
+    })?;
     Ok((values, indices))
 }
 
@@ -403,7 +403,7 @@ pub fn var(
         reduce_tensor::<T, _>(t, &rd, &SquaredDeviation { means: &means, divisor, sqrt })
     })?;
     let out = finish(raw, t.shape(), &rd, keepdim)?;
-    Ok(track(out, &[Some(t)], |out| {
+    track(out, &[Some(t)], |out| {
         Op::Reduce(Backward::Var {
             input: Saved::input(t),
             result: sqrt.then(|| Saved::output(out)),
@@ -412,7 +412,7 @@ pub fn var(
             dof: n as f64 - correction,
             full: dims.is_none() || t.ndim() == 0,
         })
-    }))
+    })
 }
 
 /// Means in f64 (the first pass of `var`), of the data shifted by its first element: a
@@ -487,7 +487,7 @@ pub fn norm(t: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<T
     }
     let raw = float_dispatch!(t.dtype(), T => reduce_tensor::<T, _>(t, &rd, &NormFold { p }))?;
     let out = finish(raw, t.shape(), &rd, keepdim)?;
-    Ok(track(out, &[Some(t)], |out| {
+    track(out, &[Some(t)], |out| {
         Op::Reduce(Backward::Norm {
             input: Saved::input(t),
             result: Saved::output(out),
@@ -495,7 +495,7 @@ pub fn norm(t: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<T
             keepdim,
             p,
         })
-    }))
+    })
 }
 
 /// `logsumexp(dim, keepdim)` (LogsumexpBackward0); integers are promoted to float.
@@ -517,14 +517,14 @@ pub fn logsumexp(t: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
         reduce_tensor::<T, _>(&x, &rd, &LogSumExp { maxes: &maxes })
     })?;
     let out = finish(raw, t.shape(), &rd, keepdim)?;
-    Ok(track(out, &[Some(t)], |out| {
+    track(out, &[Some(t)], |out| {
         Op::Reduce(Backward::Logsumexp {
             input: Saved::input(t),
             result: Saved::output(out),
             dims: rd.clone(),
             keepdim,
         })
-    }))
+    })
 }
 
 /// `all(dim, keepdim)` (`any == false`) / `any`: bool results, not differentiable.
@@ -565,9 +565,9 @@ fn scan_raw(t: &Tensor, dim: usize, out_dtype: DType, prod: bool, reverse: bool)
 /// `cumsum(dim)` (CumsumBackward0), summing from the end when `reverse` (its own backward).
 fn cumsum_dir(t: &Tensor, dim: usize, dtype: Option<DType>, reverse: bool) -> Result<Tensor> {
     let out = scan_raw(t, dim, accumulate_dtype(t, dtype), false, reverse)?;
-    Ok(track(out, &[Some(t)], |_| {
+    track(out, &[Some(t)], |_| {
         Op::Reduce(Backward::Cumsum { dim, reverse })
-    }))
+    })
 }
 
 pub fn cumsum(t: &Tensor, dim: i64, dtype: Option<DType>) -> Result<Tensor> {
@@ -578,13 +578,13 @@ pub fn cumsum(t: &Tensor, dim: i64, dtype: Option<DType>) -> Result<Tensor> {
 pub fn cumprod(t: &Tensor, dim: i64, dtype: Option<DType>) -> Result<Tensor> {
     let d = wrap_dim(dim, t.ndim())?;
     let out = scan_raw(t, d, accumulate_dtype(t, dtype), true, false)?;
-    Ok(track(out, &[Some(t)], |out| {
+    track(out, &[Some(t)], |out| {
         Op::Reduce(Backward::Cumprod {
             input: Saved::input(t),
             result: Saved::output(out),
             dim: d,
         })
-    }))
+    })
 }
 
 // ---- softmax, log_softmax -----------------------------------------------------------------
@@ -607,14 +607,14 @@ pub fn softmax(t: &Tensor, dim: i64, dtype: Option<DType>, log: bool) -> Result<
     }
     let xc = contiguous_raw(&x)?;
     let out = float_dispatch!(x.dtype(), T => kernels::reduce::softmax::<T>(&xc, d, log))?;
-    Ok(track(out, &[Some(&x)], |out| {
+    track(out, &[Some(&x)], |out| {
         let result = Saved::output(out);
         Op::Reduce(if log {
             Backward::LogSoftmax { result, dim: d }
         } else {
             Backward::Softmax { result, dim: d }
         })
-    }))
+    })
 }
 
 // ---- selecting values along a dim (the grads of max(dim) / min(dim)) ----------------------
@@ -625,25 +625,25 @@ fn scatter_along(src: &Tensor, dim: usize, index: &Tensor, shape: &[usize]) -> R
     let s = contiguous_raw(src)?;
     let out =
         any_dispatch!(s.dtype(), T => kernels::reduce::scatter_dim::<T>(&s, dim, index, shape))?;
-    Ok(track(out, &[Some(src)], |_| {
+    track(out, &[Some(src)], |_| {
         Op::Reduce(Backward::Scatter {
             dim,
             index: index.clone(),
         })
-    }))
+    })
 }
 
 /// The elements of `src` along `dim` at `index` (GatherBackward0).
 fn gather_along(src: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
     let s = contiguous_raw(src)?;
     let out = any_dispatch!(s.dtype(), T => kernels::reduce::gather_dim::<T>(&s, dim, index))?;
-    Ok(track(out, &[Some(src)], |_| {
+    track(out, &[Some(src)], |_| {
         Op::Reduce(Backward::Gather {
             dim,
             index: index.clone(),
             shape: src.dims(),
         })
-    }))
+    })
 }
 
 // ---- backward rules -----------------------------------------------------------------------

@@ -10,7 +10,9 @@
 //! zero grads (`Backward::ZeroGrad`) or refuse (`Backward::NotImplemented`).
 
 use super::reduce::sum_to;
-use super::{cast_raw, track, track_multi, Backward as Op, Ctx, Grads};
+use super::{
+    cast_raw, track, track_multi, track_multi_unsaved, track_unsaved, Backward as Op, Ctx, Grads,
+};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::kernels::{self, pool, PARALLEL_THRESHOLD};
@@ -61,9 +63,9 @@ pub fn view(t: &Tensor, shape: &[i64]) -> Result<Tensor> {
     let shape = infer_shape(shape, t.numel())?;
     let out = view_raw(t, &shape)?;
     let input_shape = t.dims();
-    Ok(track(out, &[Some(t)], |_| {
+    track(out, &[Some(t)], |_| {
         Op::Shape(Backward::View { shape: input_shape })
-    }))
+    })
 }
 
 /// `reshape(*shape)`: a view when strides allow, else a contiguous copy.
@@ -83,19 +85,19 @@ pub fn reshape(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
         // PyTorch views a contiguous input (ViewBackward0) and aliases any other one whose
         // strides allow it (`_reshape_alias`: ReshapeAliasBackward0).
         let contiguous = t.is_contiguous();
-        return Ok(track(out, &[Some(t)], |_| {
+        return track(out, &[Some(t)], |_| {
             Op::Shape(if contiguous {
                 Backward::View { shape: input_shape }
             } else {
                 Backward::ReshapeAlias { shape: input_shape }
             })
-        }));
+        });
     }
     let copy = kernels::cast(t, t.dtype())?;
     let out = view_raw(&copy, shape)?;
-    Ok(track(out, &[Some(t)], |_| {
+    track(out, &[Some(t)], |_| {
         Op::Shape(Backward::UnsafeView { shape: input_shape })
-    }))
+    })
 }
 
 /// `expand(*shape)`: a broadcast view (stride 0 on expanded dims). -1 keeps a size.
@@ -104,9 +106,9 @@ pub fn expand(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let layout = t.layout().broadcast_to(shape)?;
     let out = t.alias_with_layout(layout);
     let input_shape = t.dims();
-    Ok(track(out, &[Some(t)], |_| {
+    track(out, &[Some(t)], |_| {
         Op::Shape(Backward::Expand { shape: input_shape })
-    }))
+    })
 }
 
 pub fn expand_i64(t: &Tensor, sizes: &[i64]) -> Result<Tensor> {
@@ -158,12 +160,12 @@ pub fn expand_i64(t: &Tensor, sizes: &[i64]) -> Result<Tensor> {
 pub fn transpose(t: &Tensor, d0: i64, d1: i64) -> Result<Tensor> {
     let (a, b) = (wrap_dim(d0, t.ndim())?, wrap_dim(d1, t.ndim())?);
     let out = t.alias_with_layout(swap_dims(t.layout(), a, b));
-    Ok(track(out, &[Some(t)], |_| {
+    track(out, &[Some(t)], |_| {
         Op::Shape(Backward::Transpose {
             dims: (a, b),
             name: "TransposeBackward0",
         })
-    }))
+    })
 }
 
 /// `t()`: transpose of a tensor with at most 2 dims (TBackward0).
@@ -176,12 +178,12 @@ pub fn t(x: &Tensor) -> Result<Tensor> {
     }
     let dims = if x.ndim() < 2 { (0, 0) } else { (0, 1) };
     let out = x.alias_with_layout(swap_dims(x.layout(), dims.0, dims.1));
-    Ok(track(out, &[Some(x)], |_| {
+    track(out, &[Some(x)], |_| {
         Op::Shape(Backward::Transpose {
             dims,
             name: "TBackward0",
         })
-    }))
+    })
 }
 
 /// `layout` with dims `a` and `b` swapped; a 0-dim layout (where both are the wrapped dim 0)
@@ -220,9 +222,7 @@ pub fn permute(t: &Tensor, dims: &[i64]) -> Result<Tensor> {
         offset: l.offset,
     };
     let out = t.alias_with_layout(layout);
-    Ok(track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Permute { perm })
-    }))
+    track(out, &[Some(t)], |_| Op::Shape(Backward::Permute { perm }))
 }
 
 /// `unsqueeze(dim)`: a view with a new size-1 dim (UnsqueezeBackward0).
@@ -230,12 +230,12 @@ pub fn unsqueeze(t: &Tensor, dim: i64) -> Result<Tensor> {
     let d = wrap_dim(dim, t.ndim() + 1)?;
     let out = t.alias_with_layout(unsqueeze_layout(t.layout(), d));
     let shape = t.dims();
-    Ok(track(out, &[Some(t)], |_| {
+    track(out, &[Some(t)], |_| {
         Op::Shape(Backward::Restride {
             shape,
             name: "UnsqueezeBackward0",
         })
-    }))
+    })
 }
 
 /// `l` with a new size-1 dim at `d` (`d <= l.ndim()`).
@@ -286,9 +286,9 @@ pub fn squeeze(t: &Tensor, dims: Option<&[i64]>) -> Result<Tensor> {
     }
     let out = t.alias_with_layout(layout);
     let shape = t.dims();
-    Ok(track(out, &[Some(t)], |_| {
+    track(out, &[Some(t)], |_| {
         Op::Shape(Backward::Restride { shape, name })
-    }))
+    })
 }
 
 /// A view of `t` reshaped to `shape` under a given node name (for composite ops that end in
@@ -303,12 +303,12 @@ pub fn reshape_named(t: &Tensor, shape: &[usize], name: &'static str) -> Result<
         None => view_raw(&kernels::cast(t, t.dtype())?, shape)?,
     };
     let input_shape = t.dims();
-    Ok(track(out, &[Some(t)], |_| {
+    track(out, &[Some(t)], |_| {
         Op::Shape(Backward::Restride {
             shape: input_shape,
             name,
         })
-    }))
+    })
 }
 
 /// `contiguous()`: `t` itself when already contiguous, else a copy (CloneBackward0).
@@ -322,7 +322,7 @@ pub fn contiguous(t: &Tensor) -> Result<Tensor> {
 /// `clone()`: a contiguous copy (CloneBackward0).
 pub fn clone(t: &Tensor) -> Result<Tensor> {
     let out = kernels::cast(t, t.dtype())?;
-    Ok(track(out, &[Some(t)], |_| Op::Shape(Backward::Clone)))
+    track(out, &[Some(t)], |_| Op::Shape(Backward::Clone))
 }
 
 /// `to(dtype)`: `t` itself when the dtype already matches, else a copy (ToCopyBackward0).
@@ -334,7 +334,7 @@ pub fn to_dtype(t: &Tensor, dtype: DType) -> Result<Tensor> {
     if !dtype.is_floating_point() {
         return Ok(out);
     }
-    Ok(track(out, &[Some(t)], |_| Op::Shape(Backward::ToCopy)))
+    track(out, &[Some(t)], |_| Op::Shape(Backward::ToCopy))
 }
 
 // ---- flatten / unflatten / .T / .mT -----------------------------------------------------
@@ -423,12 +423,12 @@ pub fn movedim(t: &Tensor, source: &[i64], destination: &[i64]) -> Result<Tensor
     if nd == 0 {
         let out = t.alias_with_layout(t.layout().clone());
         let shape = t.dims();
-        return Ok(track(out, &[Some(t)], |_| {
+        return track(out, &[Some(t)], |_| {
             Op::Shape(Backward::Restride {
                 shape,
                 name: "AliasBackward0",
             })
-        }));
+        });
     }
     let mut perm: Vec<Option<usize>> = vec![None; nd];
     for (&s, &d) in src.iter().zip(&dst) {
@@ -532,7 +532,7 @@ fn region_raw(t: &Tensor, region: Region) -> Tensor {
 /// The region of `t` as a recorded view (SliceBackward0 / DiagonalBackward0 / ...).
 fn region_view(t: &Tensor, region: Region) -> Tensor {
     let shape = t.dims();
-    track(region_raw(t, region), &[Some(t)], |_| {
+    track_unsaved(region_raw(t, region), &[Some(t)], |_| {
         Op::Shape(Backward::Region { region, shape })
     })
 }
@@ -541,9 +541,7 @@ fn region_view(t: &Tensor, region: Region) -> Tensor {
 fn embed(g: &Tensor, shape: &[usize], region: Region) -> Result<Tensor> {
     let out = Tensor::zeros(shape, g.dtype())?;
     kernels::copy_into(&region_raw(&out, region), g);
-    Ok(track(out, &[Some(g)], |_| {
-        Op::Shape(Backward::Embed { region })
-    }))
+    track(out, &[Some(g)], |_| Op::Shape(Backward::Embed { region }))
 }
 
 /// `narrow(dim, start, length)`: a view of `length` entries of `dim` from `start`.
@@ -692,7 +690,7 @@ fn split_pieces(t: &Tensor, dim: usize, sizes: Vec<usize>, name: &'static str) -
             p
         })
         .collect();
-    track_multi(pieces, &[Some(t)], |_| {
+    track_multi_unsaved(pieces, &[Some(t)], |_| {
         Op::Multi(MultiBackward::Split {
             dim,
             sizes,
@@ -713,12 +711,12 @@ pub fn unbind(t: &Tensor, dim: i64) -> Result<Vec<Tensor>> {
     let pieces = (0..t.shape()[d])
         .map(|index| region_raw(t, Region::Select { dim: d, index }))
         .collect();
-    Ok(track_multi(pieces, &[Some(t)], |_| {
+    track_multi(pieces, &[Some(t)], |_| {
         Op::Multi(MultiBackward::Unbind {
             dim: d,
             shape: t.dims(),
         })
-    }))
+    })
 }
 
 // ---- joining: cat / stack ----------------------------------------------------------------
@@ -802,9 +800,7 @@ pub fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
     let Some(first) = tensors.iter().find(|t| !skipped(t)) else {
         let out = Tensor::zeros(&[0], dtype)?;
         let sizes = tensors.iter().map(|_| None).collect();
-        return Ok(track(out, &inputs, |_| {
-            Op::Shape(Backward::Cat { dim: 0, sizes })
-        }));
+        return track(out, &inputs, |_| Op::Shape(Backward::Cat { dim: 0, sizes }));
     };
     let d = wrap_dim(dim, first.ndim())?;
     let mut parts = Vec::with_capacity(tensors.len());
@@ -828,7 +824,7 @@ pub fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
         parts.push(t.clone());
     }
     let out = cat_raw(&parts, d, dtype)?;
-    Ok(track(out, &inputs, |_| {
+    track(out, &inputs, |_| {
         Op::Shape(Backward::Cat {
             dim: d,
             sizes: tensors
@@ -836,7 +832,7 @@ pub fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
                 .map(|t| (!skipped(t)).then(|| t.shape()[d]))
                 .collect(),
         })
-    }))
+    })
 }
 
 /// `stack(tensors, dim)`: equal-shaped tensors joined along a new dim (StackBackward0).
@@ -867,9 +863,7 @@ pub fn stack(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
         .collect();
     let out = cat_raw(&parts, d, dtype)?;
     let inputs: Vec<Option<&Tensor>> = tensors.iter().map(Some).collect();
-    Ok(track(out, &inputs, |_| {
-        Op::Shape(Backward::Stack { dim: d })
-    }))
+    track(out, &inputs, |_| Op::Shape(Backward::Stack { dim: d }))
 }
 
 // ---- copies that reorder: repeat, flip, roll, tril/triu ----------------------------------
@@ -920,9 +914,9 @@ pub fn repeat(t: &Tensor, repeats: &[i64]) -> Result<Tensor> {
         repeats.iter().map(|&r| r.max(0) as usize).collect(),
         t.dims(),
     );
-    Ok(track(out, &[Some(t)], |_| {
+    track(out, &[Some(t)], |_| {
         Op::Shape(Backward::Repeat { repeats, shape })
-    }))
+    })
 }
 
 /// The grad of `repeat`: `g` summed over the tiles.
@@ -959,9 +953,7 @@ pub fn flip(t: &Tensor, dims: &[i64]) -> Result<Tensor> {
         format!("dim {d} appears multiple times in the list of dims")
     })?;
     let out = flip_raw(t, &dims)?;
-    Ok(track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Flip { dims })
-    }))
+    track(out, &[Some(t)], |_| Op::Shape(Backward::Flip { dims }))
 }
 
 fn flip_raw(t: &Tensor, dims: &[usize]) -> Result<Tensor> {
@@ -1036,9 +1028,9 @@ pub fn roll(t: &Tensor, shifts: &[i64], dims: &[i64]) -> Result<Tensor> {
         out = kernels::cast(&out, out.dtype())?;
     }
     let dims = dims.into();
-    Ok(track(out.detach(), &[Some(t)], |_| {
+    track(out.detach(), &[Some(t)], |_| {
         Op::Shape(Backward::Roll { shifts: kept, dims })
-    }))
+    })
 }
 
 /// `t` rolled by `s` (in `[0, size)`) along `dim`: its last `s` entries, then the others.
@@ -1078,9 +1070,9 @@ pub fn triu(t: &Tensor, diagonal: i64) -> Result<Tensor> {
 
 fn triangle(t: &Tensor, k: i64, upper: bool) -> Result<Tensor> {
     let out = triangle_raw(t, k, upper)?;
-    Ok(track(out, &[Some(t)], |_| {
+    track(out, &[Some(t)], |_| {
         Op::Shape(Backward::Triangle { k, upper })
-    }))
+    })
 }
 
 /// In place: `tril_(diagonal)` / `triu_(diagonal)`.
@@ -1239,7 +1231,7 @@ impl Backward {
                         dims: (*a, *b),
                         name: "TransposeBackward0",
                     })
-                })
+                })?
             }
             Backward::Clone | Backward::ToCopy => g.clone(),
             Backward::Region { region, shape } => embed(g, shape, *region)?,

@@ -281,14 +281,14 @@ pub fn float_fn(x: &Tensor, f: FloatFn) -> Result<Tensor> {
         }
         None => f.kernel(&floating(x)?)?,
     };
-    Ok(track(out, &[Some(x)], |out| {
+    track(out, &[Some(x)], |out| {
         let saved = match f.saves() {
             Saves::Input => Some(Saved::input(x)),
             Saves::Result => Some(Saved::output(out)),
             Saves::Nothing => None,
         };
         Op::Unary(Backward::Float { f, saved })
-    }))
+    })
 }
 
 /// `gelu(x, approximate='none' | 'tanh')`.
@@ -320,24 +320,24 @@ pub fn relu(x: &Tensor) -> Result<Tensor> {
         let zero = T::default();
         kernels::unary::<T, T>(x, move |v| arith::Num::max_nan(v, zero))
     })?;
-    Ok(track(out, &[Some(x)], |out| {
+    track(out, &[Some(x)], |out| {
         Op::Unary(Backward::Relu {
             result: Saved::output(out),
         })
-    }))
+    })
 }
 
 /// `x if x > 0 else x * slope`.
 pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
     check_floating(x, "leaky_relu_cpu")?;
     let out = leaky_relu_raw(x, slope)?;
-    Ok(track(out, &[Some(x)], |_| {
+    track(out, &[Some(x)], |_| {
         Op::Unary(Backward::LeakyRelu {
             saved: Saved::input(x),
             slope,
             is_result: false,
         })
-    }))
+    })
 }
 
 fn leaky_relu_raw(x: &Tensor, slope: f64) -> Result<Tensor> {
@@ -352,13 +352,13 @@ pub fn leaky_relu_(x: &Tensor, slope: f64) -> Result<()> {
     check_floating(x, "leaky_relu_cpu")?;
     inplace::apply(x, None, |pre| {
         let out = leaky_relu_raw(pre, slope)?;
-        Ok(track(out, &[Some(pre)], |out| {
+        track(out, &[Some(pre)], |out| {
             Op::Unary(Backward::LeakyRelu {
                 saved: Saved::output(out),
                 slope,
                 is_result: true,
             })
-        }))
+        })
     })
 }
 
@@ -366,13 +366,13 @@ pub fn leaky_relu_(x: &Tensor, slope: f64) -> Result<()> {
 pub fn elu(x: &Tensor, alpha: f64) -> Result<Tensor> {
     check_floating(x, "elu_cpu")?;
     let out = elu_raw(x, alpha)?;
-    Ok(track(out, &[Some(x)], |_| {
+    track(out, &[Some(x)], |_| {
         Op::Unary(Backward::Elu {
             saved: Saved::input(x),
             alpha,
             is_result: false,
         })
-    }))
+    })
 }
 
 fn elu_raw(x: &Tensor, alpha: f64) -> Result<Tensor> {
@@ -387,13 +387,13 @@ pub fn elu_(x: &Tensor, alpha: f64) -> Result<()> {
     check_floating(x, "elu_cpu")?;
     inplace::apply(x, None, |pre| {
         let out = elu_raw(pre, alpha)?;
-        Ok(track(out, &[Some(pre)], |out| {
+        track(out, &[Some(pre)], |out| {
             Op::Unary(Backward::Elu {
                 saved: Saved::output(out),
                 alpha,
                 is_result: true,
             })
-        }))
+        })
     })
 }
 
@@ -404,13 +404,13 @@ pub fn softplus(x: &Tensor, beta: f64, threshold: f64) -> Result<Tensor> {
         let (b, th) = (T::from_f64(beta), T::from_f64(threshold));
         kernels::unary::<T, T>(x, move |v| if v * b > th { v } else { (v * b).exp().ln_1p() / b })
     })?;
-    Ok(track(out, &[Some(x)], |_| {
+    track(out, &[Some(x)], |_| {
         Op::Unary(Backward::Softplus {
             input: Saved::input(x),
             beta,
             threshold,
         })
-    }))
+    })
 }
 
 // ---- integer-preserving functions ------------------------------------------------------
@@ -427,11 +427,11 @@ pub fn abs(x: &Tensor) -> Result<Tensor> {
         DType::F32 => kernels::unary::<f32, f32>(x, f32::abs)?,
         DType::F64 => kernels::unary::<f64, f64>(x, f64::abs)?,
     };
-    Ok(track(out, &[Some(x)], |_| {
+    track(out, &[Some(x)], |_| {
         Op::Unary(Backward::Abs {
             input: Saved::input(x),
         })
-    }))
+    })
 }
 
 /// `sign(x)`: -1, 0 or 1; 0 for zeros of either sign and for NaN (as PyTorch's
@@ -448,7 +448,7 @@ pub fn sign(x: &Tensor) -> Result<Tensor> {
             if v > z { T::from_i64(1) } else if v < z { T::from_i64(-1) } else { z }
         }))?
     };
-    Ok(track(out, &[Some(x)], |_| Op::Unary(Backward::Sign)))
+    track(out, &[Some(x)], |_| Op::Unary(Backward::Sign))
 }
 
 /// Rounding functions: integers pass through unchanged, grads are zero.
@@ -526,9 +526,7 @@ fn rounding(x: &Tensor, f: RoundFn) -> Result<Tensor> {
             }
         })?,
     };
-    Ok(track(out, &[Some(x)], |_| {
-        Op::Unary(Backward::Rounding { f })
-    }))
+    track(out, &[Some(x)], |_| Op::Unary(Backward::Rounding { f }))
 }
 
 // ---- backward rules ---------------------------------------------------------------------

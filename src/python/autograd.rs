@@ -1,26 +1,155 @@
 //! Autograd objects and entry points: `grad_fn` nodes (`Node`), `backward`, `grad`, grad mode.
 
 use super::tensor::{tensors_of, PyTensor};
-use crate::autograd::graph::{NodeRef, ARENA};
-use crate::ops::Backward;
+use crate::autograd::graph::{NodeId, NodeRef, ARENA};
+use crate::dtype::DType;
+use crate::ops::{Backward, Ctx, SavedValue};
 use crate::tensor::Tensor;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyTuple};
 
 /// A node of the backward graph, as `tensor.grad_fn` shows it.
-#[pyclass(name = "Node", module = "ferrograd.autograd.graph", frozen)]
+///
+/// As in PyTorch, each node name has its own Python class (`type(y.grad_fn).__name__ ==
+/// "MulBackward0"`): a subclass of `Node` made on first use and cached (`node_object`).
+#[pyclass(name = "Node", module = "ferrograd.autograd.graph", frozen, subclass)]
 pub struct PyNode {
     pub node: NodeRef,
 }
 
+/// The Python name of a node's class: its name without a C++ namespace.
+fn type_name(name: &'static str) -> &'static str {
+    name.rsplit("::").next().unwrap_or(name)
+}
+
+static NODE_TYPES: pyo3::sync::GILOnceCell<Py<PyDict>> = pyo3::sync::GILOnceCell::new();
+
+/// The Python object for `node`: an instance of the (cached) `Node` subclass named after it.
+pub fn node_object(py: Python<'_>, node: NodeRef) -> PyResult<PyObject> {
+    let name = type_name(crate::ops::qualified_name(node.name()));
+    let types = NODE_TYPES
+        .get_or_init(py, || PyDict::new(py).unbind())
+        .bind(py);
+    let cls = match types.get_item(name)? {
+        Some(cls) => cls,
+        None => {
+            let base = py.get_type::<PyNode>();
+            let ns = PyDict::new(py);
+            ns.set_item("__module__", "ferrograd.autograd.graph")?;
+            ns.set_item("__slots__", PyTuple::empty(py))?;
+            let cls = py
+                .get_type::<pyo3::types::PyType>()
+                .call1((name, (base,), ns))?;
+            types.set_item(name, &cls)?;
+            cls
+        }
+    };
+    let base = Py::new(py, PyNode { node })?;
+    Ok(cls.call1((base,))?.unbind())
+}
+
+fn saved_to_py(py: Python<'_>, id: NodeId, value: SavedValue) -> PyResult<PyObject> {
+    Ok(match value {
+        SavedValue::Tensor(s) => {
+            let t = s.unpack(&Ctx {
+                node: id,
+                create_graph: true,
+            })?;
+            Py::new(py, PyTensor::new(t))?.into_any()
+        }
+        SavedValue::Raw(t) => Py::new(py, PyTensor::new(t))?.into_any(),
+        SavedValue::WrappedNumber(x) => {
+            let dtype = if x.fract() == 0.0 && x.abs() < 9.0e15 {
+                DType::I64
+            } else {
+                DType::F64
+            };
+            Py::new(py, PyTensor::new(Tensor::scalar(x, dtype)))?.into_any()
+        }
+        SavedValue::None => py.None(),
+        SavedValue::Bool(b) => b.into_pyobject(py)?.to_owned().into_any().unbind(),
+        SavedValue::Int(i) => i.into_pyobject(py)?.into_any().unbind(),
+        SavedValue::Number(x) => {
+            if x.fract() == 0.0 && x.abs() < 9.0e15 {
+                (x as i64).into_pyobject(py)?.into_any().unbind()
+            } else {
+                x.into_pyobject(py)?.into_any().unbind()
+            }
+        }
+        SavedValue::Ints(v) => PyTuple::new(py, v)?.into_any().unbind(),
+    })
+}
+
 #[pymethods]
 impl PyNode {
+    /// `Node(other)`: another handle to `other`'s node (how the per-name classes are made).
+    #[new]
+    fn py_new(other: &Bound<'_, PyNode>) -> PyNode {
+        PyNode {
+            node: other.get().node.clone(),
+        }
+    }
+
     /// The node's name as PyTorch's `name()` gives it (C++ nodes keep their namespace).
     fn name(&self) -> &'static str {
-        match self.node.name() {
-            "AccumulateGrad" => "torch::autograd::AccumulateGrad",
-            other => other,
+        crate::ops::qualified_name(self.node.name())
+    }
+
+    /// PyTorch's `_saved_<name>` attributes: what the node saved for backward (tensors,
+    /// `None` where not needed, and the numbers and sizes it keeps). Reading a saved value
+    /// after backward freed the node's saved values raises PyTorch's error.
+    fn __getattr__(slf: &Bound<'_, Self>, attr: &str) -> PyResult<PyObject> {
+        let py = slf.py();
+        let node = &slf.get().node;
+        let (values, released, ctx) = {
+            let arena = ARENA.lock();
+            match arena.get(node.id()) {
+                Some(n) => (
+                    n.op.saved_values(),
+                    n.released || matches!(n.op, Backward::Released),
+                    super::hooks::function_ctx(py, &n.op),
+                ),
+                None => (Vec::new(), true, None),
+            }
+        };
+        if let Some(key) = attr.strip_prefix("_saved_") {
+            if released {
+                return Err(crate::error::Error::BackwardTwice.into());
+            }
+            if let Some((_, v)) = values.into_iter().find(|(k, _)| *k == key) {
+                return saved_to_py(py, node.id(), v);
+            }
+        } else if let Some(ctx) = ctx {
+            match ctx.bind(py).getattr(attr) {
+                Ok(v) => return Ok(v.unbind()),
+                Err(e) if !e.is_instance_of::<pyo3::exceptions::PyAttributeError>(py) => {
+                    return Err(e)
+                }
+                Err(_) => {}
+            }
         }
+        Err(pyo3::exceptions::PyAttributeError::new_err(format!(
+            "'{}' object has no attribute '{}'",
+            type_name(crate::ops::qualified_name(node.name())),
+            attr
+        )))
+    }
+
+    /// `dir()` lists the `_saved_*` attributes too (torchviz finds them this way).
+    fn __dir__(slf: &Bound<'_, Self>) -> PyResult<Vec<String>> {
+        let py = slf.py();
+        let mut names: Vec<String> = py
+            .get_type::<pyo3::types::PyAny>()
+            .call_method1("__dir__", (slf,))?
+            .extract()?;
+        let saved: Vec<&'static str> = ARENA
+            .lock()
+            .get(slf.get().node.id())
+            .map(|n| n.op.saved_values().into_iter().map(|(k, _)| k).collect())
+            .unwrap_or_default();
+        names.extend(saved.into_iter().map(|k| format!("_saved_{k}")));
+        names.sort();
+        Ok(names)
     }
 
     /// `((next_node_or_None, input_nr), ...)`, one entry per forward input.
@@ -45,7 +174,7 @@ impl PyNode {
                 Some((node, nr)) => Ok(PyTuple::new(
                     py,
                     [
-                        Py::new(py, PyNode { node })?.into_any(),
+                        node_object(py, node)?,
                         nr.into_pyobject(py)?.into_any().unbind(),
                     ],
                 )?),
@@ -74,7 +203,7 @@ impl PyNode {
     fn __repr__(slf: &Bound<'_, Self>) -> String {
         format!(
             "<{} object at {:#x}>",
-            slf.get().node.name(),
+            type_name(crate::ops::qualified_name(slf.get().node.name())),
             slf.as_ptr() as usize
         )
     }

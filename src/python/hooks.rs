@@ -181,7 +181,7 @@ impl PyTensor {
         self.tensor.meta().retains_grad
     }
 
-    #[getter]
+    /// A method, as PyTorch's `Tensor.is_inference()`.
     fn is_inference(&self) -> bool {
         self.tensor.is_inference()
     }
@@ -360,6 +360,18 @@ impl CustomFunction for PyFunction {
     }
 }
 
+/// The ctx of a custom Function's node: PyTorch's `grad_fn` of a Function *is* its ctx, so
+/// the node hands attribute reads it does not know (`saved_tensors`, user fields) to it.
+pub fn function_ctx(py: Python<'_>, op: &Backward) -> Option<Py<PyAny>> {
+    match op {
+        Backward::Custom(f) => f
+            .as_any()
+            .downcast_ref::<PyFunction>()
+            .map(|pf| pf.ctx.clone_ref(py)),
+        _ => None,
+    }
+}
+
 /// Interned node names of custom Functions (`MyFnBackward`), one allocation per class name.
 fn intern(name: String) -> &'static str {
     use parking_lot::Mutex;
@@ -456,6 +468,10 @@ pub fn _function_record<'py>(
             Ok(t) => {
                 let tt = t.get().tensor.clone();
                 let is_input = inputs.iter().any(|i| i.ptr_eq(&tt));
+                if is_input && dirty.contains(&tt.addr()) {
+                    // PyTorch bumps a dirty tensor's version once more after forward.
+                    tt.bump_version();
+                }
                 if record && is_input && !dirty.contains(&tt.addr()) {
                     let alias = tt.detach();
                     result.push(Py::new(py, PyTensor::new(alias.clone()))?.into_any());
@@ -483,6 +499,11 @@ pub fn _function_record<'py>(
             continue;
         }
         let t = s.downcast::<PyTensor>()?.get().tensor.clone();
+        if record && t.is_inference() {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                crate::ops::INFERENCE_SAVED,
+            ));
+        }
         let out_pos = out_items.iter().position(|o| {
             o.downcast::<PyTensor>()
                 .is_ok_and(|x| x.get().tensor.ptr_eq(&t))
@@ -510,10 +531,18 @@ pub fn _function_record<'py>(
             PyTuple::new(py, result)?.into_any()
         });
     }
-    let name = intern(format!(
-        "{}Backward",
-        cls.getattr("__name__")?.extract::<String>()?
-    ));
+    // `Function` classes carry their node's name (`FBackward`; `once_differentiable`'s error
+    // node is PyTorch's `torch::autograd::Error`).
+    let name = match cls
+        .getattr("_backward_name")
+        .and_then(|n| n.extract::<String>())
+    {
+        Ok(n) => intern(n),
+        Err(_) => intern(format!(
+            "{}Backward",
+            cls.getattr("__name__")?.extract::<String>()?
+        )),
+    };
     let function = PyFunction {
         name,
         cls: cls.clone().unbind(),

@@ -1,7 +1,7 @@
 //! `ferrograd.Tensor`: thin methods over the core. Each one parses its arguments, calls one
 //! core function (releasing the GIL when the tensor is large) and wraps the result.
 
-use super::autograd::PyNode;
+use super::autograd::node_object;
 use super::convert::{dims_arg, dtype_of, operand_of, opt_dtype, size_args, PyOperand};
 use super::dtype::{dtype_object, PyDType};
 use super::errors::{runtime_error, type_error};
@@ -294,8 +294,11 @@ impl PyTensor {
     }
 
     #[getter]
-    fn grad_fn(&self) -> Option<PyNode> {
-        self.tensor.grad_fn().map(|node| PyNode { node })
+    fn grad_fn(&self, py: Python<'_>) -> PyResult<Option<PyObject>> {
+        self.tensor
+            .grad_fn()
+            .map(|node| node_object(py, node))
+            .transpose()
     }
 
     #[getter]

@@ -2,7 +2,7 @@
 
 from .. import _C
 from .._C import Tensor
-from . import anomaly_mode, function, grad_mode
+from . import anomaly_mode, function, grad_mode, graph
 from .anomaly_mode import detect_anomaly, set_detect_anomaly
 from .function import Function, FunctionCtx, once_differentiable
 from .grad_mode import (
@@ -19,6 +19,7 @@ __all__ = [
     "function",
     "functional",
     "grad_mode",
+    "graph",
     "gradcheck",
     "gradgradcheck",
     "FunctionCtx",

@@ -8,7 +8,7 @@ in the Rust engine; this module only shapes the ctx object, as PyTorch's ``Funct
 import functools
 
 from .. import _C
-from .grad_mode import no_grad
+from .grad_mode import is_grad_enabled, no_grad
 
 __all__ = ["Function", "FunctionCtx", "once_differentiable"]
 
@@ -102,12 +102,49 @@ class Function(metaclass=_FunctionMeta):
         return _C._function_record(cls, ctx, args, output)
 
 
+_TWICE = "trying to differentiate twice a function that was marked with @once_differentiable"
+
+
+class _DelayedError(Function):
+    """Aliases its inputs; differentiating through it raises (PyTorch's ``DelayedError``)."""
+
+    @staticmethod
+    def forward(ctx, *outputs):
+        return outputs if len(outputs) != 1 else outputs[0]
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError(_TWICE)
+
+
+_DelayedError._backward_name = "torch::autograd::Error"
+
+
 def once_differentiable(fn):
-    """Marks a backward as not differentiable again: it runs without recording."""
+    """Marks a backward as not differentiable again: it runs without recording, and when
+    ``create_graph`` would have recorded it (a grad it got requires grad) its results are
+    routed through a node that raises if they are differentiated, as in PyTorch."""
 
     @functools.wraps(fn)
     def wrapper(ctx, *args):
         with no_grad():
-            return fn(ctx, *args)
+            outputs = fn(ctx, *args)
+        if not is_grad_enabled():
+            return outputs
+        if not any(isinstance(a, _C.Tensor) and a.requires_grad for a in args):
+            return outputs
+        single = not isinstance(outputs, tuple)
+        outputs = (outputs,) if single else outputs
+
+        def fake_requires_grad(v):
+            if isinstance(v, _C.Tensor):
+                v = v.detach()
+                v.requires_grad = True
+            return v
+
+        wrapped = _DelayedError.apply(*[fake_requires_grad(v) for v in outputs])
+        if single:
+            return wrapped
+        return wrapped if len(outputs) != 1 else (wrapped,)
 
     return wrapper
