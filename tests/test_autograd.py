@@ -870,11 +870,6 @@ def test_fill_on_a_non_leaf_gives_a_zero_grad():
     assert x.grad.tolist() == [3.0, 3.0]  # only through the second factor
 
 
-@pytest.mark.xfail(
-    reason="ferrograd names fill_'s node FillBackward0; PyTorch's is FillBackward2 "
-    "(src/ops/inplace.rs)",
-    strict=True,
-)
 def test_fill_node_name_matches_torch():
     x = ferrograd.tensor([1.0, 2.0], requires_grad=True)
     y = x * 1.0

@@ -19,6 +19,7 @@ impl PyNode {
     fn name(&self) -> &'static str {
         match self.node.name() {
             "AccumulateGrad" => "torch::autograd::AccumulateGrad",
+            "CopySlices" => "torch::autograd::CopySlices",
             other => other,
         }
     }
