@@ -304,6 +304,8 @@ OPS = [
         "x.sum(dim=(0, -1))",
         "x.sum(dim=-1, dtype=L.float64)",
         "k.sum(dim=0)",
+        "x.requires_grad_().sum(dim=None).grad_fn.name()",
+        "L.sum(x, None, True)",
     ),
     _op(
         "mean",
@@ -856,14 +858,13 @@ DIVERGENCES = [
     "within one operand (diagonals such as `'ii->i'`).",
     "`einsum` records its own nodes (e.g. `ViewBackward0`, `MmBackward0`), not the ones "
     "PyTorch's contraction path gives (values and grads agree).",
-    "`matmul` of a 1-d or 2-d tensor with a tensor of 3 or more dims records the batched "
-    "path (`UnsafeViewBackward0` of `BmmBackward0`); PyTorch folds it into `mm`/`mv` on "
-    "the transpose (`TransposeBackward0`, `CloneBackward0`). Values and grads agree.",
+    "`matmul` of a 1-d or 2-d tensor (or one whose batch dims are all 1) with a batched "
+    "tensor of 3 or more dims records the batched path (`UnsafeViewBackward0` of "
+    "`BmmBackward0`); PyTorch folds it into `mm`/`mv` on the transpose "
+    "(`TransposeBackward0`, `CloneBackward0`). Values and grads agree.",
     "`scatter`/`scatter_` do not take `reduce=`.",
     "`clone()` always copies row-major; PyTorch's default (`preserve_format`) keeps the "
     "strides of a dense non-contiguous input. `memory_format=` is accepted and ignored.",
-    "`sum`/`mean` with an explicit `dim=None` record `SumBackward0`/`MeanBackward0`; "
-    "PyTorch picks its dim overload (`SumBackward1`/`MeanBackward1`).",
     "`fill_` takes a number only; PyTorch also takes a 0-dim tensor (`FillBackward3`).",
     "In-place writes to the outputs of `split`/`chunk`/`unbind` are refused as in PyTorch, "
     "but not yet writes to views of those outputs, nor reading them after their base was "

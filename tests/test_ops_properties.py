@@ -357,9 +357,9 @@ def case_for(draw, spec, any_layout=True, parity=False):
         if spec.kind == "reduce":
             dim = draw(dim_arg(n))
             keepdim = draw(st.booleans())
-            # dim=None with keepdim=True is passed explicitly (x.sum(dim=None, keepdim=True)),
-            # which is test_explicit_dim_none_grad_fn's known grad_fn divergence.
-            params = {"dim": dim, "keepdim": keepdim and not (parity and dim is None)}
+            # dim=None with keepdim=True is passed explicitly (x.sum(dim=None, keepdim=True)):
+            # PyTorch's dim overload (SumBackward1), see test_explicit_dim_none_grad_fn.
+            params = {"dim": dim, "keepdim": keepdim}
         elif spec.kind == "norm":
             p = draw(st.sampled_from([2, "fro", 1, INF]))
             dim = draw(dim_arg(n, allow_empty=False, max_len=2 if p == "fro" else None))
@@ -904,11 +904,6 @@ def test_bool_subtraction_raises_not_implemented_error(fn):
         raise AssertionError("no error")
 
 
-@pytest.mark.xfail(
-    reason="an explicit dim=None picks torch's dim overload (SumBackward1 / MeanBackward1); "
-    "the binding (src/python/tensor.rs) passes it on as 'no dim'",
-    raises=AssertionError,
-)
 @pytest.mark.parametrize("method,name", [("sum", "SumBackward1"), ("mean", "MeanBackward1")])
 def test_explicit_dim_none_grad_fn(method, name):
     x = _leaf()

@@ -184,14 +184,6 @@ def sign(input):
     return input.sign()
 
 
-def sum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A001
-    return input.sum(dim, keepdim, dtype=dtype)
-
-
-def mean(input, dim=None, keepdim=False, *, dtype=None):
-    return input.mean(dim, keepdim, dtype=dtype)
-
-
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     return input.norm(p, dim, keepdim, dtype)
 
