@@ -13,6 +13,8 @@ pub enum ErrorKind {
     Type,
     Value,
     Overflow,
+    /// NotImplementedError (a subclass of RuntimeError, as in PyTorch).
+    NotImplemented,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +110,7 @@ impl Error {
             Error::Type(_) => ErrorKind::Type,
             Error::Value(_) => ErrorKind::Value,
             Error::Overflow(_) => ErrorKind::Overflow,
+            Error::NotImplementedFor { .. } | Error::NotImplemented(_) => ErrorKind::NotImplemented,
             _ => ErrorKind::Runtime,
         }
     }

@@ -159,6 +159,11 @@ impl Tensor {
             .cloned()
     }
 
+    /// Whether this tensor was created as a view (whether or not its root is still held).
+    pub fn was_created_as_view(&self) -> bool {
+        self.0.view_base.is_some()
+    }
+
     /// `detach()`: same storage, layout and version counter; no history, not a view.
     pub fn detach(&self) -> Tensor {
         Tensor::from_parts_of(

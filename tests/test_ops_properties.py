@@ -46,6 +46,7 @@ from hypothesis import strategies as st
 
 INF = float("inf")
 TOL = {"float32": dict(rtol=2e-5, atol=2e-5), "float64": dict(rtol=1e-10, atol=1e-12)}
+EXACT = dict(rtol=0, atol=0)  # int64 and bool results
 
 
 # ---- NumPy references -------------------------------------------------------------------
@@ -221,6 +222,16 @@ REGISTRY = [
     OpSpec("contiguous", lambda L, x: x.contiguous(), np.copy),
     OpSpec("float", lambda L, x: x.float(), lambda x: x, grad=False, out_dtype="float32"),
     OpSpec("double", lambda L, x: x.double(), lambda x: x, out_dtype="float64"),
+    OpSpec("long", lambda L, x: x.long(), np.trunc, grad=False, out_dtype="int64"),
+    OpSpec("bool", lambda L, x: x.bool(), lambda x: x != 0, grad=False, out_dtype="bool"),
+    OpSpec(
+        "type_as",
+        lambda L, x: x.type_as(L.zeros(1, dtype=L.float64)),
+        lambda x: x,
+        out_dtype="float64",
+    ),
+    OpSpec("zero_", lambda L, x: (x * 1).zero_(), np.zeros_like),
+    OpSpec("fill_", lambda L, x: (x * 1).fill_(1.5), lambda x: np.full_like(x, 1.5)),
     OpSpec(
         "to_float64",
         lambda L, x: x.to(L.float64),
@@ -346,9 +357,9 @@ def case_for(draw, spec, any_layout=True, parity=False):
         if spec.kind == "reduce":
             dim = draw(dim_arg(n))
             keepdim = draw(st.booleans())
-            # dim=None with keepdim=True is passed explicitly (x.sum(dim=None, keepdim=True)),
-            # which is test_explicit_dim_none_grad_fn's known grad_fn divergence.
-            params = {"dim": dim, "keepdim": keepdim and not (parity and dim is None)}
+            # dim=None with keepdim=True is passed explicitly (x.sum(dim=None, keepdim=True)):
+            # PyTorch's dim overload (SumBackward1), see test_explicit_dim_none_grad_fn.
+            params = {"dim": dim, "keepdim": keepdim}
         elif spec.kind == "norm":
             p = draw(st.sampled_from([2, "fro", 1, INF]))
             dim = draw(dim_arg(n, allow_empty=False, max_len=2 if p == "fro" else None))
@@ -470,7 +481,7 @@ def test_forward_matches_numpy(spec, data):
     ref = np.asarray(spec.np_fn(*ref_inputs, **case.params))
     assert tuple(out.shape) == ref.shape
     assert out.grad_fn is None and not out.requires_grad
-    assert_close(to_numpy(out), ref, **TOL[want], what=spec.name)
+    assert_close(to_numpy(out), ref, **TOL.get(want, EXACT), what=spec.name)
 
 
 # ---- 3. parity with PyTorch -------------------------------------------------------------
@@ -518,7 +529,9 @@ def compare_with_torch(spec, case, arrays, seed=0):
     if spec.view and to.numel() > 0:
         # Only strides of dims of size > 1 mean anything (see the size-1 xfail below).
         assert _strides(fo) == _strides(to)
-    assert_close(to_numpy(fo), to_numpy(to), **TOL[want], what="value")
+    assert_close(to_numpy(fo), to_numpy(to), **TOL.get(want, EXACT), what="value")
+    if want not in TOL:  # an integer or bool result has no grad
+        return
     v = np.random.default_rng(seed).uniform(-1, 1, size=tuple(to.shape)).astype(want)
     fo.backward(from_numpy(v))
     to.backward(from_numpy(v, lib=torch))
@@ -873,11 +886,6 @@ def test_mixed_dtype_errors(fn):
 # ---- known divergences from torch, outside src/ops (strict xfails: they XPASS once fixed) -
 
 
-@pytest.mark.xfail(
-    reason="bool subtraction/negation raise RuntimeError; torch raises NotImplementedError "
-    "(needs an error kind in src/error.rs + src/python/errors.rs)",
-    raises=AssertionError,
-)
 @pytest.mark.parametrize(
     "fn",
     [
@@ -896,11 +904,6 @@ def test_bool_subtraction_raises_not_implemented_error(fn):
         raise AssertionError("no error")
 
 
-@pytest.mark.xfail(
-    reason="an explicit dim=None picks torch's dim overload (SumBackward1 / MeanBackward1); "
-    "the binding (src/python/tensor.rs) passes it on as 'no dim'",
-    raises=AssertionError,
-)
 @pytest.mark.parametrize("method,name", [("sum", "SumBackward1"), ("mean", "MeanBackward1")])
 def test_explicit_dim_none_grad_fn(method, name):
     x = _leaf()

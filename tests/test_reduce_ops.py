@@ -289,7 +289,7 @@ def _var(name, sqrt):
 
 REGISTRY = [
     # (An explicit dim=None selects torch's dim overload, SumBackward1: see
-    # test_ops_properties' xfail; these pass no dim instead.)
+    # test_ops_properties' test_explicit_dim_none_grad_fn; these pass no dim instead.)
     OpSpec(
         "sum_dtype",
         lambda L, x, dim=None, keepdim=False: (

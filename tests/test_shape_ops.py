@@ -1662,27 +1662,59 @@ def test_inplace_triangle_grad_matches_torch(method):
     assert_close(grads[0], grads[1], rtol=0, atol=0)
 
 
-# ---- known divergences outside this family's files (strict xfails: they XPASS once fixed) -
+# ---- fixed divergences ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason="squeeze((d,)) is PyTorch's dims overload (SqueezeBackward2); the binding in "
-    "src/python/tensor_linalg.rs turns a 1-tuple into an int dim (SqueezeBackward1)",
-    raises=AssertionError,
-)
 def test_squeeze_with_a_one_tuple_of_dims():
     x = ferrograd.zeros(1, 2, requires_grad=True)
     assert x.squeeze((0,)).grad_fn.name() == "SqueezeBackward2"
+    assert x.squeeze(dim=[0]).grad_fn.name() == "SqueezeBackward2"
+    assert x.squeeze(0).grad_fn.name() == "SqueezeBackward1"
 
 
-@pytest.mark.xfail(
-    reason="x.permute() with no dims is a TypeError in PyTorch; the binding in "
-    "src/python/tensor_linalg.rs accepts it",
-    raises=AssertionError,
-)
 def test_permute_without_dims_is_a_type_error():
-    try:
+    with pytest.raises(
+        TypeError, match='permute\\(\\) missing 1 required positional arguments: "dims"'
+    ):
         ferrograd.tensor(1.0).permute()
-    except TypeError:
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda y: y.split(2)[0],
+        lambda y: y.view(2, 3).unbind(0)[1],
+        lambda y: y.view(2, 3).chunk(2)[1],
+        lambda y: y.split([1, 5])[1],
+    ],
+    ids=["split", "unbind", "chunk", "split_with_sizes"],
+)
+def test_inplace_on_a_multi_output_view_is_refused(make):
+    def run(L):
+        x = L.arange(6.0, requires_grad=True)
+        piece = make(x * 1)
+        try:
+            piece.mul_(2)
+        except RuntimeError as e:
+            return type(e), str(e)
+        return None
+
+    got = run(ferrograd)
+    assert got is not None and got[0] is RuntimeError
+    assert (
+        "is a view and is being modified inplace. This view is the output of a function " in got[1]
+    )
+    try:
+        import torch
+    except ImportError:
         return
-    raise AssertionError("no TypeError")
+    assert got == run(torch)
+
+
+def test_inplace_on_a_multi_output_view_without_grad_is_allowed():
+    y = ferrograd.arange(6.0)
+    y.split(2)[1].mul_(2)
+    assert y.tolist() == [0.0, 1.0, 4.0, 6.0, 4.0, 5.0]
+    x = ferrograd.arange(6.0, requires_grad=True)
+    with ferrograd.no_grad():
+        (x * 1).split(2)[1].mul_(2)

@@ -111,6 +111,35 @@ def div(input, other):
 
 
 true_divide = div
+multiply = mul
+subtract = sub
+Tensor.multiply = Tensor.mul
+Tensor.multiply_ = Tensor.mul_
+Tensor.subtract = Tensor.sub
+Tensor.subtract_ = Tensor.sub_
+
+
+def zero_(input):
+    return input.zero_()
+
+
+def fill_(input, value):
+    return input.fill_(value)
+
+
+class memory_format:
+    """PyTorch's memory-format markers; ferrograd accepts them and lays copies out
+    row-major."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __repr__(self):
+        return f"ferrograd.{self._name}"
+
+
+contiguous_format = memory_format("contiguous_format")
+preserve_format = memory_format("preserve_format")
 
 
 def pow(input, exponent):  # noqa: A001
@@ -153,14 +182,6 @@ def reciprocal(input):
 
 def sign(input):
     return input.sign()
-
-
-def sum(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A001
-    return input.sum(dim, keepdim, dtype=dtype)
-
-
-def mean(input, dim=None, keepdim=False, *, dtype=None):
-    return input.mean(dim, keepdim, dtype=dtype)
 
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):

@@ -33,8 +33,8 @@ def mv(input, vec):
     return input.mv(vec)
 
 
-def dot(input, other):
-    return input.dot(other)
+def dot(input, tensor):
+    return input.dot(tensor)
 
 
 def outer(input, vec2):
@@ -46,7 +46,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1):
 
 
 def permute(input, dims):
-    return input.permute(*dims)
+    return input.permute(dims)
 
 
 def unsqueeze(input, dim):

@@ -1,10 +1,11 @@
 """Functional forms (``ferrograd.op(x, ...)``) of the tensor methods for reductions, scans and
-softmax, with PyTorch's argument names and defaults (``sum``, ``mean`` and ``norm`` are in
-``__init__``)."""
+softmax, with PyTorch's argument names and defaults (``norm`` is in ``__init__``)."""
 
 from ._C import Tensor
 
 __all__ = [
+    "sum",
+    "mean",
     "prod",
     "max",
     "min",
@@ -22,6 +23,43 @@ __all__ = [
     "all",
     "any",
 ]
+
+
+_NO_DIM = object()
+
+
+def _dim_overload(method):
+    """``x.sum(dim=None)`` is PyTorch's dim overload (SumBackward1 / MeanBackward1) over all
+    dims, unlike ``x.sum()``; the binding cannot tell an explicit None from no argument, so
+    an explicit None is passed on as every dim."""
+
+    def wrapper(self, dim=_NO_DIM, keepdim=False, *, dtype=None):
+        if dim is _NO_DIM:
+            return method(self, keepdim=keepdim, dtype=dtype)
+        if dim is None:
+            dim = tuple(range(self.dim()))
+        return method(self, dim, keepdim, dtype=dtype)
+
+    wrapper.__name__ = method.__name__
+    wrapper.__qualname__ = f"Tensor.{method.__name__}"
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
+Tensor.sum = _dim_overload(Tensor.sum)
+Tensor.mean = _dim_overload(Tensor.mean)
+
+
+def sum(input, dim=_NO_DIM, keepdim=False, *, dtype=None):  # noqa: A001
+    if dim is _NO_DIM:
+        return input.sum(keepdim=keepdim, dtype=dtype)
+    return input.sum(dim, keepdim, dtype=dtype)
+
+
+def mean(input, dim=_NO_DIM, keepdim=False, *, dtype=None):
+    if dim is _NO_DIM:
+        return input.mean(keepdim=keepdim, dtype=dtype)
+    return input.mean(dim, keepdim, dtype=dtype)
 
 
 def prod(input, dim=None, keepdim=None, *, dtype=None):

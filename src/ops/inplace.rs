@@ -43,6 +43,9 @@ pub fn apply(
         return Err(Error::Runtime("Inplace update to inference tensor outside InferenceMode is not allowed.You can make a clone to get a normal tensor before doing inplace update.See https://github.com/pytorch/rfcs/pull/17 for more details.".into()));
     }
     let tracking = grad_mode && (dst.requires_grad() || other.is_some_and(|o| o.requires_grad()));
+    if grad_mode && dst.was_created_as_view() {
+        check_not_multi_output_view(dst)?;
+    }
     if grad_mode {
         if let Some(base) = dst.view_base().filter(|b| tracking || b.requires_grad()) {
             return apply_on_view(dst, &base, f);
@@ -59,6 +62,24 @@ pub fn apply(
         dst.set_grad_fn(result.grad_fn(), 0);
     }
     Ok(())
+}
+
+/// PyTorch refuses in-place writes to the views that `split`, `chunk` and `unbind` return
+/// (their backward could not see the write).
+fn check_not_multi_output_view(dst: &Tensor) -> Result<()> {
+    let Some(node) = dst.grad_fn() else {
+        return Ok(());
+    };
+    let op = match node.name() {
+        "SplitBackward0" => "Split",
+        "SplitWithSizesBackward0" => "SplitWithSizes",
+        "UnbindBackward0" => "Unbind",
+        _ => return Ok(()),
+    };
+    Err(Error::Runtime(format!(
+        "Output {} of {op} is a view and is being modified inplace. This view is the output of a function that returns multiple views. Such functions do not allow the output views to be modified inplace. You should replace the inplace operation by an out-of-place one.",
+        dst.output_nr()
+    )))
 }
 
 /// Checks that `result` fits `dst` (dtype and shape) and writes it into `dst`'s storage.

@@ -254,6 +254,12 @@ fn unsqueeze_layout(l: &Layout, d: usize) -> Layout {
 /// `squeeze()` / `squeeze(dim)` / `squeeze(dims)`: a view without the named size-1 dims
 /// (SqueezeBackward0 / 1 / 2, as PyTorch names the three overloads).
 pub fn squeeze(t: &Tensor, dims: Option<&[i64]>) -> Result<Tensor> {
+    squeeze_as(t, dims, dims.is_some_and(|d| d.len() != 1))
+}
+
+/// `squeeze` with the overload chosen by the caller: `list` is PyTorch's dims overload
+/// (SqueezeBackward2, also for a one-element tuple), else one dim (SqueezeBackward1).
+pub fn squeeze_as(t: &Tensor, dims: Option<&[i64]>, list: bool) -> Result<Tensor> {
     let nd = t.ndim();
     let (targets, name): (Dims, &'static str) = match dims {
         None => ((0..nd).collect(), "SqueezeBackward0"),
@@ -264,10 +270,10 @@ pub fn squeeze(t: &Tensor, dims: Option<&[i64]>) -> Result<Tensor> {
             }
             (
                 v,
-                if ds.len() == 1 {
-                    "SqueezeBackward1"
-                } else {
+                if list {
                     "SqueezeBackward2"
+                } else {
+                    "SqueezeBackward1"
                 },
             )
         }

@@ -127,6 +127,29 @@ pub fn size_args(args: &Bound<'_, PyTuple>) -> PyResult<Vec<i64>> {
     args.iter().map(|x| int_of(&x, "size")).collect()
 }
 
+/// Varargs sizes or dims that PyTorch also takes as one keyword (`x.view(size=(2, 3))`,
+/// `x.permute(dims=(1, 0))`): the keyword's value as a 1-tuple when no varargs were given.
+/// `required`: no varargs and no keyword is PyTorch's "missing 1 required positional
+/// arguments" TypeError (else an empty tuple, e.g. `zeros()`).
+pub fn varargs_or_keyword<'py>(
+    args: &Bound<'py, PyTuple>,
+    keyword: Option<&Bound<'py, PyAny>>,
+    func: &str,
+    name: &str,
+    required: bool,
+) -> PyResult<Bound<'py, PyTuple>> {
+    match keyword {
+        Some(k) if args.is_empty() => PyTuple::new(args.py(), [k]),
+        Some(_) => Err(type_error(format!(
+            "{func}() got multiple values for argument '{name}'"
+        ))),
+        None if required && args.is_empty() => Err(type_error(format!(
+            "{func}() missing 1 required positional arguments: \"{name}\""
+        ))),
+        None => Ok(args.clone()),
+    }
+}
+
 /// A list of non-negative sizes for creating a tensor (PyTorch's error for negatives).
 pub fn creation_shape(sizes: &[i64]) -> PyResult<Dims> {
     if let Some(&bad) = sizes.iter().find(|&&d| d < 0) {

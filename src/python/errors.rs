@@ -2,7 +2,9 @@
 //! exception class PyTorch raises, and the message is the core's (PyTorch's wording).
 
 use crate::error::{Error, ErrorKind};
-use pyo3::exceptions::{PyIndexError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyIndexError, PyNotImplementedError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::PyErr;
 
@@ -38,6 +40,7 @@ impl From<Error> for PyErr {
             ErrorKind::Type => PyTypeError::new_err(msg),
             ErrorKind::Value => PyValueError::new_err(msg),
             ErrorKind::Overflow => PyOverflowError::new_err(msg),
+            ErrorKind::NotImplemented => PyNotImplementedError::new_err(msg),
         }
     }
 }

@@ -51,26 +51,30 @@ fn filled(
 }
 
 #[pyfunction]
-#[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
+#[pyo3(signature = (*args, size=None, dtype=None, device=None, requires_grad=false))]
 pub fn ones(
-    size: &Bound<'_, PyTuple>,
+    args: &Bound<'_, PyTuple>,
+    size: Option<&Bound<'_, PyAny>>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> PyResult<PyTensor> {
     let _ = device;
+    let size = &super::convert::varargs_or_keyword(args, size, "ones", "size", false)?;
     filled(size, 1.0, dtype, requires_grad)
 }
 
 #[pyfunction]
-#[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
+#[pyo3(signature = (*args, size=None, dtype=None, device=None, requires_grad=false))]
 pub fn zeros(
-    size: &Bound<'_, PyTuple>,
+    args: &Bound<'_, PyTuple>,
+    size: Option<&Bound<'_, PyAny>>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> PyResult<PyTensor> {
     let _ = device;
+    let size = &super::convert::varargs_or_keyword(args, size, "zeros", "size", false)?;
     if size_args(size)?.iter().any(|&d| d < 0) {
         // zeros() checks its sizes itself, with its own wording.
         return Err(crate::error::Error::Runtime(
@@ -83,14 +87,16 @@ pub fn zeros(
 
 /// `empty` returns zero-filled memory (uninitialised memory is never handed to Python).
 #[pyfunction]
-#[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
+#[pyo3(signature = (*args, size=None, dtype=None, device=None, requires_grad=false))]
 pub fn empty(
-    size: &Bound<'_, PyTuple>,
+    args: &Bound<'_, PyTuple>,
+    size: Option<&Bound<'_, PyAny>>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> PyResult<PyTensor> {
     let _ = device;
+    let size = &super::convert::varargs_or_keyword(args, size, "empty", "size", false)?;
     filled(size, 0.0, dtype, requires_grad)
 }
 
@@ -233,15 +239,17 @@ fn random(
 }
 
 #[pyfunction]
-#[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false, generator=None))]
+#[pyo3(signature = (*args, size=None, dtype=None, device=None, requires_grad=false, generator=None))]
 pub fn rand(
-    size: &Bound<'_, PyTuple>,
+    args: &Bound<'_, PyTuple>,
+    size: Option<&Bound<'_, PyAny>>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
     generator: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTensor> {
     let _ = (device, generator);
+    let size = &super::convert::varargs_or_keyword(args, size, "rand", "size", false)?;
     random(
         &creation_shape(&size_args(size)?)?,
         dtype,
@@ -252,15 +260,17 @@ pub fn rand(
 }
 
 #[pyfunction]
-#[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false, generator=None))]
+#[pyo3(signature = (*args, size=None, dtype=None, device=None, requires_grad=false, generator=None))]
 pub fn randn(
-    size: &Bound<'_, PyTuple>,
+    args: &Bound<'_, PyTuple>,
+    size: Option<&Bound<'_, PyAny>>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
     generator: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyTensor> {
     let _ = (device, generator);
+    let size = &super::convert::varargs_or_keyword(args, size, "randn", "size", false)?;
     random(
         &creation_shape(&size_args(size)?)?,
         dtype,

@@ -465,30 +465,60 @@ impl PyTensor {
         Ok(wrap(shape::to_dtype(&self.tensor, other.tensor.dtype())?))
     }
 
-    fn clone(&self, py: Python<'_>) -> PyResult<PyTensor> {
+    /// `memory_format` is accepted for PyTorch's signature; the copy is laid out as
+    /// ferrograd lays out every copy.
+    #[pyo3(signature = (*, memory_format=None))]
+    fn clone(
+        &self,
+        py: Python<'_>,
+        memory_format: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        let _ = memory_format;
         let t = &self.tensor;
         Ok(wrap(run(py, t.numel(), || shape::clone(t))?))
     }
 
-    fn contiguous(&self) -> PyResult<PyTensor> {
+    #[pyo3(signature = (memory_format=None))]
+    fn contiguous(&self, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+        let _ = memory_format;
         Ok(wrap(shape::contiguous(&self.tensor)?))
     }
 
     // ---- shape --------------------------------------------------------------------------
 
-    #[pyo3(signature = (*shape))]
-    fn view(&self, shape: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        Ok(wrap(shape::view(&self.tensor, &size_args(shape)?)?))
+    #[pyo3(signature = (*args, size=None))]
+    fn view(
+        &self,
+        args: &Bound<'_, PyTuple>,
+        size: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        if args.is_empty() && size.is_none() {
+            return Err(super::errors::type_error(
+                "view() received an invalid combination of arguments - got (), but expected one of:\n * (torch.dtype dtype)\n * (tuple of ints size)\n",
+            ));
+        }
+        let args = super::convert::varargs_or_keyword(args, size, "view", "size", true)?;
+        Ok(wrap(shape::view(&self.tensor, &size_args(&args)?)?))
     }
 
-    #[pyo3(signature = (*shape))]
-    fn reshape(&self, shape: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        Ok(wrap(shape::reshape_i64(&self.tensor, &size_args(shape)?)?))
+    #[pyo3(signature = (*args, shape=None))]
+    fn reshape(
+        &self,
+        args: &Bound<'_, PyTuple>,
+        shape: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        let args = super::convert::varargs_or_keyword(args, shape, "reshape", "shape", true)?;
+        Ok(wrap(shape::reshape_i64(&self.tensor, &size_args(&args)?)?))
     }
 
-    #[pyo3(signature = (*sizes))]
-    fn expand(&self, sizes: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        Ok(wrap(shape::expand_i64(&self.tensor, &size_args(sizes)?)?))
+    #[pyo3(signature = (*args, size=None))]
+    fn expand(
+        &self,
+        args: &Bound<'_, PyTuple>,
+        size: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        let args = super::convert::varargs_or_keyword(args, size, "expand", "size", true)?;
+        Ok(wrap(shape::expand_i64(&self.tensor, &size_args(&args)?)?))
     }
 
     fn expand_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {

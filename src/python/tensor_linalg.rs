@@ -79,11 +79,16 @@ impl PyTensor {
         })?))
     }
 
-    #[pyo3(signature = (*dims))]
-    fn permute(&self, dims: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
+    #[pyo3(signature = (*args, dims=None))]
+    fn permute(
+        &self,
+        args: &Bound<'_, PyTuple>,
+        dims: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        let args = super::convert::varargs_or_keyword(args, dims, "permute", "dims", true)?;
         Ok(PyTensor::new(shape::permute(
             &self.tensor,
-            &size_args(dims)?,
+            &size_args(&args)?,
         )?))
     }
 
@@ -94,10 +99,31 @@ impl PyTensor {
     #[pyo3(signature = (dim=None))]
     fn squeeze(&self, dim: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
         let dims = super::convert::dims_arg(dim)?;
-        Ok(PyTensor::new(shape::squeeze(
+        // A sequence of dims, even of one, is PyTorch's dims overload (SqueezeBackward2).
+        let seq = dim.is_some_and(|d| !d.is_none() && !d.is_instance_of::<pyo3::types::PyInt>());
+        Ok(PyTensor::new(shape::squeeze_as(
             &self.tensor,
             dims.as_deref(),
+            seq,
         )?))
+    }
+
+    /// `x.addmm_(mat1, mat2, *, beta=1, alpha=1)`: `addmm` written into `x`.
+    #[pyo3(signature = (mat1, mat2, *, beta=1.0, alpha=1.0))]
+    fn addmm_(
+        slf: &Bound<'_, Self>,
+        mat1: PyRef<'_, PyTensor>,
+        mat2: PyRef<'_, PyTensor>,
+        beta: f64,
+        alpha: f64,
+    ) -> PyResult<Py<Self>> {
+        let (i, a, b) = (&slf.get().tensor, &mat1.tensor, &mat2.tensor);
+        // Either factor requiring grad makes the write tracked.
+        let other = if a.requires_grad() { a } else { b };
+        run(slf.py(), a.numel() + b.numel(), || {
+            crate::ops::inplace::apply(i, Some(other), |pre| linalg::addmm(pre, a, b, beta, alpha))
+        })?;
+        Ok(slf.clone().unbind())
     }
 }
 

@@ -1,7 +1,7 @@
 //! `Tensor` methods for shape and view ops, joining and splitting, and creation functions
 //! (`cat`, `stack`, `linspace`, `eye`, random sampling, `new_*`).
 
-use super::convert::{creation_shape, opt_dtype, scalar_of, tensor_from_data};
+use super::convert::{creation_shape, opt_dtype, scalar_of, tensor_from_data, varargs_or_keyword};
 use super::errors::type_error;
 use super::functions::finish;
 use super::tensor::{run, PyTensor};
@@ -336,14 +336,15 @@ impl PyTensor {
 
     // ---- copies that reorder ------------------------------------------------------------
 
-    #[pyo3(signature = (*repeats))]
-    fn repeat(&self, py: Python<'_>, repeats: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        if repeats.is_empty() {
-            return Err(type_error(
-                "repeat() missing 1 required positional arguments: \"repeats\"",
-            ));
-        }
-        let r = int_varargs(repeats, "repeat", "repeats")?;
+    #[pyo3(signature = (*args, repeats=None))]
+    fn repeat(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        repeats: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        let repeats = varargs_or_keyword(args, repeats, "repeat", "repeats", true)?;
+        let r = int_varargs(&repeats, "repeat", "repeats")?;
         let t = &self.tensor;
         let n = r
             .iter()
@@ -351,14 +352,15 @@ impl PyTensor {
         Ok(PyTensor::new(run(py, n, || shape::repeat(t, &r))?))
     }
 
-    #[pyo3(signature = (*dims))]
-    fn flip(&self, py: Python<'_>, dims: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        if dims.is_empty() {
-            return Err(type_error(
-                "flip() missing 1 required positional arguments: \"dims\"",
-            ));
-        }
-        let d = int_varargs(dims, "flip", "dims")?;
+    #[pyo3(signature = (*args, dims=None))]
+    fn flip(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        dims: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyTensor> {
+        let dims = varargs_or_keyword(args, dims, "flip", "dims", true)?;
+        let d = int_varargs(&dims, "flip", "dims")?;
         let t = &self.tensor;
         Ok(PyTensor::new(run(py, t.numel(), || shape::flip(t, &d))?))
     }
@@ -415,41 +417,47 @@ impl PyTensor {
 
     // ---- new tensors like this one ------------------------------------------------------
 
-    #[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
+    #[pyo3(signature = (*args, size=None, dtype=None, device=None, requires_grad=false))]
     fn new_zeros(
         &self,
-        size: &Bound<'_, PyTuple>,
+        args: &Bound<'_, PyTuple>,
+        size: Option<&Bound<'_, PyAny>>,
         dtype: Option<&Bound<'_, PyAny>>,
         device: Option<&Bound<'_, PyAny>>,
         requires_grad: bool,
     ) -> PyResult<PyTensor> {
         let _ = device;
-        self.new_filled("new_zeros", size, 0.0, dtype, requires_grad)
+        let size = varargs_or_keyword(args, size, "new_zeros", "size", false)?;
+        self.new_filled("new_zeros", &size, 0.0, dtype, requires_grad)
     }
 
-    #[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
+    #[pyo3(signature = (*args, size=None, dtype=None, device=None, requires_grad=false))]
     fn new_ones(
         &self,
-        size: &Bound<'_, PyTuple>,
+        args: &Bound<'_, PyTuple>,
+        size: Option<&Bound<'_, PyAny>>,
         dtype: Option<&Bound<'_, PyAny>>,
         device: Option<&Bound<'_, PyAny>>,
         requires_grad: bool,
     ) -> PyResult<PyTensor> {
         let _ = device;
-        self.new_filled("new_ones", size, 1.0, dtype, requires_grad)
+        let size = varargs_or_keyword(args, size, "new_ones", "size", false)?;
+        self.new_filled("new_ones", &size, 1.0, dtype, requires_grad)
     }
 
     /// Zero-filled, like `empty` (uninitialised memory is never handed to Python).
-    #[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false))]
+    #[pyo3(signature = (*args, size=None, dtype=None, device=None, requires_grad=false))]
     fn new_empty(
         &self,
-        size: &Bound<'_, PyTuple>,
+        args: &Bound<'_, PyTuple>,
+        size: Option<&Bound<'_, PyAny>>,
         dtype: Option<&Bound<'_, PyAny>>,
         device: Option<&Bound<'_, PyAny>>,
         requires_grad: bool,
     ) -> PyResult<PyTensor> {
         let _ = device;
-        self.new_filled("new_empty", size, 0.0, dtype, requires_grad)
+        let size = varargs_or_keyword(args, size, "new_empty", "size", false)?;
+        self.new_filled("new_empty", &size, 0.0, dtype, requires_grad)
     }
 
     #[pyo3(signature = (size, fill_value, *, dtype=None, device=None, requires_grad=false))]
@@ -707,11 +715,13 @@ fn size_seq(obj: &Bound<'_, PyAny>, func: &str, pos: usize) -> PyResult<crate::s
 
 /// `randint(high, size)` / `randint(low, high, size)`; `size` may be a keyword.
 #[pyfunction]
-#[pyo3(signature = (*args, size=None, generator=None, dtype=None, device=None, requires_grad=false, out=None))]
+#[pyo3(signature = (*args, low=None, high=None, size=None, generator=None, dtype=None, device=None, requires_grad=false, out=None))]
 #[allow(clippy::too_many_arguments)]
 fn randint(
     py: Python<'_>,
     args: &Bound<'_, PyTuple>,
+    low: Option<&Bound<'_, PyAny>>,
+    high: Option<&Bound<'_, PyAny>>,
     size: Option<&Bound<'_, PyAny>>,
     generator: Option<&Bound<'_, PyAny>>,
     dtype: Option<&Bound<'_, PyAny>>,
@@ -721,6 +731,9 @@ fn randint(
 ) -> PyResult<PyTensor> {
     let _ = (generator, device, out);
     let mut items: Vec<Bound<'_, PyAny>> = args.iter().collect();
+    for k in [low, high].into_iter().flatten() {
+        items.push(k.clone());
+    }
     if let Some(s) = size {
         items.push(s.clone());
     }
