@@ -16,12 +16,128 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use std::cell::UnsafeCell;
 
+/// The elements of a buffer: a `Vec` we own, or memory another library owns (a NumPy
+/// array, a DLPack producer) that we borrow for as long as `owner` lives. Either way it is a
+/// fixed-length slice: nothing can grow or reallocate it, so pointers handed out (DLPack,
+/// `.numpy()`) stay valid while the storage lives.
+pub struct Data<T> {
+    repr: Repr<T>,
+}
+
+enum Repr<T> {
+    Owned(Vec<T>),
+    Foreign {
+        ptr: std::ptr::NonNull<T>,
+        len: usize,
+        // Dropped (releasing the memory to its producer) after the last alias is gone.
+        _owner: Box<dyn Send + Sync>,
+    },
+}
+
+// SAFETY: foreign memory is only reached through `Data`, which the owner keeps alive; access
+// follows the same rules as an owned `Vec` inside `Storage` (see its `Sync` impl).
+unsafe impl<T: Send> Send for Data<T> {}
+unsafe impl<T: Sync> Sync for Data<T> {}
+
+impl<T> Data<T> {
+    /// Borrows `len` elements at `ptr`, kept alive by `owner`.
+    ///
+    /// # Safety
+    /// `ptr` must be non-null, aligned for `T`, and valid for reads and writes of `len`
+    /// initialised elements (valid values of `T`) for as long as `owner` is alive, and no
+    /// one else may free or reallocate that memory meanwhile.
+    pub unsafe fn foreign(ptr: *mut T, len: usize, owner: Box<dyn Send + Sync>) -> Data<T> {
+        let ptr = std::ptr::NonNull::new(ptr).unwrap_or(std::ptr::NonNull::dangling());
+        Data {
+            repr: Repr::Foreign {
+                ptr,
+                len,
+                _owner: owner,
+            },
+        }
+    }
+
+    pub fn is_foreign(&self) -> bool {
+        matches!(self.repr, Repr::Foreign { .. })
+    }
+
+    /// The capacity of an owned `Vec` (0 for foreign memory, which is never cached).
+    pub fn owned_capacity(&self) -> usize {
+        match &self.repr {
+            Repr::Owned(v) => v.capacity(),
+            Repr::Foreign { .. } => 0,
+        }
+    }
+
+    /// The owned `Vec`, or `None` for foreign memory.
+    pub fn into_vec(self) -> Option<Vec<T>> {
+        match self.repr {
+            Repr::Owned(v) => Some(v),
+            Repr::Foreign { .. } => None,
+        }
+    }
+}
+
+impl<T> From<Vec<T>> for Data<T> {
+    fn from(v: Vec<T>) -> Data<T> {
+        Data {
+            repr: Repr::Owned(v),
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Data<T> {
+    type Target = [T];
+    #[inline]
+    fn deref(&self) -> &[T] {
+        match &self.repr {
+            Repr::Owned(v) => v,
+            // SAFETY: guaranteed by `Data::foreign`'s contract.
+            Repr::Foreign { ptr, len, .. } => unsafe {
+                std::slice::from_raw_parts(ptr.as_ptr(), *len)
+            },
+        }
+    }
+}
+
+impl<T> std::ops::DerefMut for Data<T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [T] {
+        match &mut self.repr {
+            Repr::Owned(v) => v,
+            // SAFETY: guaranteed by `Data::foreign`'s contract.
+            Repr::Foreign { ptr, len, .. } => unsafe {
+                std::slice::from_raw_parts_mut(ptr.as_ptr(), *len)
+            },
+        }
+    }
+}
+
+impl<T> FromIterator<T> for Data<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Data<T> {
+        Data::from(iter.into_iter().collect::<Vec<T>>())
+    }
+}
+
+/// A clone is always an owned copy.
+impl<T: Clone> Clone for Data<T> {
+    fn clone(&self) -> Data<T> {
+        Data::from(self.to_vec())
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Data<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Buffer {
-    Bool(Vec<bool>),
-    I64(Vec<i64>),
-    F32(Vec<f32>),
-    F64(Vec<f64>),
+    Bool(Data<bool>),
+    I64(Data<i64>),
+    F32(Data<f32>),
+    F64(Data<f64>),
 }
 
 impl Buffer {
@@ -50,19 +166,20 @@ impl Buffer {
     /// A zero-filled buffer; allocation failure is an error, not an abort.
     pub fn zeros(dtype: DType, n: usize) -> Result<Buffer> {
         Ok(match dtype {
-            DType::Bool => Buffer::Bool(alloc_filled(n, false)?),
-            DType::I64 => Buffer::I64(alloc_filled(n, 0)?),
-            DType::F32 => Buffer::F32(alloc_filled(n, 0.0)?),
-            DType::F64 => Buffer::F64(alloc_filled(n, 0.0)?),
+            DType::Bool => Buffer::Bool(alloc_filled(n, false)?.into()),
+            DType::I64 => Buffer::I64(alloc_filled(n, 0)?.into()),
+            DType::F32 => Buffer::F32(alloc_filled(n, 0.0)?.into()),
+            DType::F64 => Buffer::F64(alloc_filled(n, 0.0)?.into()),
         })
     }
 
+    /// Bytes of memory this buffer owns (0 for borrowed foreign memory).
     fn capacity_bytes(&self) -> usize {
         match self {
-            Buffer::Bool(v) => v.capacity(),
-            Buffer::I64(v) => v.capacity() * 8,
-            Buffer::F32(v) => v.capacity() * 4,
-            Buffer::F64(v) => v.capacity() * 8,
+            Buffer::Bool(v) => v.owned_capacity(),
+            Buffer::I64(v) => v.owned_capacity() * 8,
+            Buffer::F32(v) => v.owned_capacity() * 4,
+            Buffer::F64(v) => v.owned_capacity() * 8,
         }
     }
 }
@@ -208,12 +325,12 @@ macro_rules! element {
             }
             #[inline]
             fn into_buffer(v: Vec<Self>) -> Buffer {
-                Buffer::$variant(v)
+                Buffer::$variant(v.into())
             }
             #[inline]
             fn take_vec(buf: Buffer) -> Option<Vec<Self>> {
                 match buf {
-                    Buffer::$variant(v) => Some(v),
+                    Buffer::$variant(v) => v.into_vec(),
                     _ => None,
                 }
             }
@@ -268,7 +385,7 @@ impl Drop for Storage {
     fn drop(&mut self) {
         let buf = self.buf.get_mut();
         if buf.capacity_bytes() >= cache::MIN_BYTES {
-            cache::give(std::mem::replace(buf, Buffer::Bool(Vec::new())));
+            cache::give(std::mem::replace(buf, Buffer::Bool(Vec::new().into())));
         }
     }
 }
@@ -287,6 +404,16 @@ impl Storage {
 
     pub fn dtype(&self) -> DType {
         self.buffer().dtype()
+    }
+
+    /// The address of element 0 (what `data_ptr()` and DLPack report).
+    pub fn as_ptr(&self) -> *const u8 {
+        match self.buffer() {
+            Buffer::Bool(v) => v.as_ptr() as *const u8,
+            Buffer::I64(v) => v.as_ptr() as *const u8,
+            Buffer::F32(v) => v.as_ptr() as *const u8,
+            Buffer::F64(v) => v.as_ptr() as *const u8,
+        }
     }
 
     #[inline]

@@ -107,6 +107,32 @@ impl Tensor {
         ))
     }
 
+    /// A tensor over `storage` seen through `layout`, with its own version counter (how
+    /// memory borrowed from NumPy or DLPack becomes a tensor). Every element `layout` reaches
+    /// must lie inside the storage.
+    pub fn from_storage(storage: Arc<Storage>, layout: Layout) -> Result<Tensor> {
+        let n = checked_numel(&layout.shape)?;
+        let last = layout
+            .shape
+            .iter()
+            .zip(&layout.strides)
+            .try_fold(layout.offset, |acc, (&d, &s)| {
+                acc.checked_add(d.saturating_sub(1).checked_mul(s)?)
+            });
+        if n > 0 && !matches!(last, Some(l) if l < storage.buffer().len()) {
+            return Err(Error::Runtime(format!(
+                "layout {:?} reaches outside a storage of {} elements",
+                layout,
+                storage.buffer().len()
+            )));
+        }
+        Ok(Tensor::from_parts(
+            storage,
+            layout,
+            Arc::new(AtomicU64::new(0)),
+        ))
+    }
+
     pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
         Tensor::from_buffer(T::into_buffer(data), shape)
     }

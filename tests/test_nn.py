@@ -788,6 +788,26 @@ ERRORS = [
     lambda L, nn_, F_: nn_.Bilinear(2, 3, 4)(L.randn(5, 2), L.randn(4, 3)),
     lambda L, nn_, F_: nn_.Bilinear(2, 3, 4)(L.randn(5, 3), L.randn(5, 3)),
     lambda L, nn_, F_: nn_.Flatten()(L.randn(3)),
+    lambda L, nn_, F_: F_.mse_loss(L.randn(3, 2), L.randn(4, 2)),
+    lambda L, nn_, F_: F_.l1_loss(L.randn(3), L.randn(4)),
+    lambda L, nn_, F_: F_.smooth_l1_loss(L.randn(3), L.randn(2)),
+    lambda L, nn_, F_: F_.nll_loss(L.randn(3, 5), L.tensor([1.0, 2.0, 3.0])),
+    lambda L, nn_, F_: F_.nll_loss(L.randn(3, 5), L.tensor([1, 2, 9])),
+    lambda L, nn_, F_: nn_.CrossEntropyLoss()(L.randn(3, 5), L.tensor([1, 2])),
+    lambda L, nn_, F_: nn_.NLLLoss()(L.randn(3, 5), L.tensor([1, 2, 0, 1])),
+    lambda L, nn_, F_: nn_.BCEWithLogitsLoss()(L.randn(3), L.tensor([1, 0, 1])),
+    lambda L, nn_, F_: nn_.BCELoss()(L.rand(3), L.rand(4)),
+    lambda L, nn_, F_: nn_.MSELoss(reduction="bad")(L.rand(3), L.rand(3)),
+    lambda L, nn_, F_: nn_.BatchNorm1d(3)(L.randn(4, 5)),
+    lambda L, nn_, F_: nn_.LayerNorm(4)(L.randn(3)),
+    lambda L, nn_, F_: nn_.Embedding(5, 2)(L.tensor([[1, 2]]).float()),
+    lambda L, nn_, F_: nn_.Conv2d(3, 2, 3)(L.randn(1, 3, 5, 5, dtype=L.float64)),
+    lambda L, nn_, F_: nn_.Conv2d(3, 2, 3, bias=False)(L.randn(1, 3, 5, 5, dtype=L.float64)),
+    lambda L, nn_, F_: nn_.Conv1d(3, 2, 3)(L.ones(1, 3, 5, dtype=L.long)),
+    lambda L, nn_, F_: nn_.Linear(4, 2)(L.ones(3, 4, dtype=L.long)),
+    lambda L, nn_, F_: F_.cross_entropy(L.randn(2, 5, 4), L.rand(2, 4)),
+    lambda L, nn_, F_: F_.cross_entropy(L.randn(3, 5), L.rand(3, 4)),
+    lambda L, nn_, F_: F_.cross_entropy(L.randn(3, 5), L.tensor([1, 2, 3]), reduction="bad"),
 ]
 
 
@@ -842,6 +862,19 @@ def test_fixed_errors():
         F.cross_entropy(ferrograd.randn(3, 5), ferrograd.tensor([1.0, 2.0, 3.0]))
     with pytest.raises(IndexError, match=r"Target 7 is out of bounds\."):
         F.cross_entropy(ferrograd.randn(3, 5), ferrograd.tensor([1, 2, 7]))
+    with pytest.raises(RuntimeError, match="0D or 1D target tensor expected, multi-target"):
+        F.nll_loss(ferrograd.randn(3, 5), ferrograd.rand(3, 4))
+    with pytest.raises(RuntimeError, match=r"Expected target size \[2, 4\], got \[2, 3\]"):
+        F.cross_entropy(ferrograd.randn(2, 5, 4), ferrograd.rand(2, 3))
+    with pytest.raises(RuntimeError, match=r"Input type \(double\) and bias type \(float\)"):
+        nn.Conv2d(3, 2, 3)(ferrograd.randn(1, 3, 5, 5, dtype=ferrograd.float64))
+    with pytest.raises(RuntimeError, match="expected scalar type Long but found Float"):
+        nn.Conv1d(3, 2, 3, bias=False)(ferrograd.ones(1, 3, 5, dtype=ferrograd.long))
+    with pytest.raises(RuntimeError, match=r"running_mean should contain 5 elements not 3"):
+        nn.BatchNorm1d(3)(ferrograd.randn(4, 5))
+    with warnings.catch_warnings(), pytest.raises(RuntimeError, match=r"size of tensor a \(3\)"):
+        warnings.simplefilter("ignore")  # PyTorch warns about the target size first
+        F.l1_loss(ferrograd.randn(3), ferrograd.randn(4))
 
 
 def test_warnings_match_pytorch():

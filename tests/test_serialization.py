@@ -14,6 +14,8 @@ import ferrograd.nn as nn
 import numpy as np
 import pytest
 from ferrograd import optim
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 def _roundtrip(obj):
@@ -120,6 +122,34 @@ def test_corrupt_files_raise(tmp_path):
             ferrograd.load(io.BytesIO(bytes(bad)))
         except RuntimeError:
             pass
+
+
+def _load_or_runtime_error(data):
+    """Loading damaged bytes gives a value or a RuntimeError: never another error, a crash,
+    or code execution."""
+    try:
+        ferrograd.load(io.BytesIO(data))
+    except RuntimeError as e:
+        assert "is not a valid ferrograd save file or is truncated" in str(e)
+
+
+@given(st.binary(max_size=2000))
+def test_random_bytes_raise_a_clear_error(data):
+    _load_or_runtime_error(data)
+    _load_or_runtime_error(b"PK\x03\x04" + data)  # a zip's magic, then garbage
+
+
+@given(st.data())
+def test_damaged_valid_files_raise_a_clear_error(data):
+    raw = bytearray(_valid_bytes())
+    cut = data.draw(st.integers(0, len(raw)))
+    flips = data.draw(
+        st.lists(st.tuples(st.integers(0, len(raw) - 1), st.integers(1, 255)), max_size=8)
+    )
+    for pos, mask in flips:
+        raw[pos] ^= mask
+    _load_or_runtime_error(bytes(raw[:cut]))
+    _load_or_runtime_error(bytes(raw))
 
 
 def _npz(**arrays):

@@ -48,6 +48,43 @@ long = int64
 __version__ = "0.1.0"
 
 
+def from_numpy(ndarray):
+    """A tensor sharing ``ndarray``'s memory (float64, float32, int64 or bool)."""
+    return _C.from_numpy(ndarray)
+
+
+def from_dlpack(ext_tensor):
+    """A tensor sharing the memory of any DLPack producer (or of a DLPack capsule)."""
+    if hasattr(ext_tensor, "__dlpack__"):
+        device = ext_tensor.__dlpack_device__()
+        if int(device[0]) != 1:
+            raise BufferError(
+                f"ferrograd.from_dlpack: only CPU tensors (kDLCPU = 1) can be shared, got "
+                f"device {tuple(device)}"
+            )
+        try:
+            capsule = ext_tensor.__dlpack__(max_version=(1, 0))
+        except TypeError:  # a producer older than DLPack 1.0
+            capsule = ext_tensor.__dlpack__()
+    else:
+        capsule = ext_tensor
+    return _C._from_dlpack_capsule(capsule)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """``data`` as a tensor, sharing memory where it can (tensors, NumPy arrays)."""
+    if device is not None and str(device) != "cpu":
+        raise RuntimeError(f"ferrograd only supports the 'cpu' device, got '{device}'")
+    if isinstance(data, Tensor):
+        return data if dtype is None or dtype == data.dtype else data.to(dtype)
+    if type(data).__module__ == "numpy" and type(data).__name__ == "ndarray":
+        if str(data.dtype) in ("float64", "float32", "int64", "bool") and data.dtype.isnative:
+            if not [s for s in data.strides if s < 0 or s % data.itemsize]:
+                t = _C.from_numpy(data)
+                return t if dtype is None or dtype == t.dtype else t.to(dtype)
+    return tensor(data, dtype=dtype)
+
+
 def is_tensor(obj):
     return isinstance(obj, Tensor)
 
@@ -235,3 +272,4 @@ from ._math import *  # noqa: E402,F403
 from ._reduce import *  # noqa: E402,F403
 from ._shape import *  # noqa: E402,F403
 from .serialization import load, save  # noqa: E402
+from .utils.data._random import Generator  # noqa: E402

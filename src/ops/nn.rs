@@ -807,7 +807,7 @@ fn fill_random(
         let v = values(pre.numel());
         let buf = match dtype {
             DType::F32 => Buffer::F32(v.into_iter().map(|x| x as f32).collect()),
-            _ => Buffer::F64(v),
+            _ => Buffer::F64(v.into()),
         };
         Tensor::from_buffer(buf, pre.shape())
     })

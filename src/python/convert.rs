@@ -195,12 +195,24 @@ pub fn dims_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Vec<i64>>> {
 /// Three passes, as PyTorch's `tensor_new.cpp`: infer the dtype from every leaf, take the
 /// shape from the first element at each depth, then store each leaf, checking every
 /// sequence against that shape.
+fn type_is_ndarray(data: &Bound<'_, PyAny>) -> bool {
+    let ty = data.get_type();
+    matches!(ty.name(), Ok(n) if n == "ndarray")
+        && matches!(ty.getattr("__module__").and_then(|m| m.extract::<String>()), Ok(m) if m == "numpy")
+}
+
 pub fn tensor_from_data(data: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tensor> {
     if let Ok(t) = data.downcast::<PyTensor>() {
         let t = &t.get().tensor;
         return Ok(crate::kernels::cast(t, dtype.unwrap_or(t.dtype()))?);
     }
-    // NumPy arrays and scalars: go through tolist(), keeping the array's dtype.
+    // NumPy arrays of our dtypes: one copy of their memory, keeping the array's dtype.
+    if type_is_ndarray(data) {
+        if let Ok(t) = super::interop::borrow_ndarray(data.py(), data, false) {
+            return Ok(crate::kernels::cast(&t, dtype.unwrap_or(t.dtype()))?);
+        }
+    }
+    // Other NumPy arrays and scalars: go through tolist(), keeping the array's dtype.
     let mut inferred: Option<DType> = None;
     // An empty array's nested lists lose its trailing dims: take its shape instead.
     let mut empty_array_shape: Option<Vec<usize>> = None;
@@ -364,10 +376,10 @@ impl Sink {
 
     fn into_buffer(self) -> Buffer {
         match self {
-            Sink::Bool(v) => Buffer::Bool(v),
-            Sink::I64(v) => Buffer::I64(v),
-            Sink::F32(v) => Buffer::F32(v),
-            Sink::F64(v) => Buffer::F64(v),
+            Sink::Bool(v) => Buffer::Bool(v.into()),
+            Sink::I64(v) => Buffer::I64(v.into()),
+            Sink::F32(v) => Buffer::F32(v.into()),
+            Sink::F64(v) => Buffer::F64(v.into()),
         }
     }
 }

@@ -233,7 +233,7 @@ fn random(
     };
     let buf = match dtype {
         DType::F32 => Buffer::F32(v.into_iter().map(|x| x as f32).collect()),
-        _ => Buffer::F64(v),
+        _ => Buffer::F64(v.into()),
     };
     finish(Tensor::from_buffer(buf, size)?, requires_grad)
 }

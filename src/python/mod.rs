@@ -8,6 +8,7 @@ mod dtype;
 mod errors;
 mod functions;
 mod hooks;
+mod interop;
 mod nn;
 mod tensor;
 mod tensor_index;
@@ -35,6 +36,8 @@ fn ferrograd_c(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add(name, dtype::dtype_object(py, d)?)?;
     }
     m.add_function(wrap_pyfunction!(functions::tensor, m)?)?;
+    m.add_function(wrap_pyfunction!(interop::from_numpy, m)?)?;
+    m.add_function(wrap_pyfunction!(interop::_from_dlpack_capsule, m)?)?;
     m.add_function(wrap_pyfunction!(functions::ones, m)?)?;
     m.add_function(wrap_pyfunction!(functions::zeros, m)?)?;
     m.add_function(wrap_pyfunction!(functions::empty, m)?)?;

@@ -248,12 +248,7 @@ impl PyTensor {
     }
 
     fn data_ptr(&self) -> usize {
-        let base = match self.tensor.buffer() {
-            crate::storage::Buffer::Bool(v) => v.as_ptr() as usize,
-            crate::storage::Buffer::I64(v) => v.as_ptr() as usize,
-            crate::storage::Buffer::F32(v) => v.as_ptr() as usize,
-            crate::storage::Buffer::F64(v) => v.as_ptr() as usize,
-        };
+        let base = self.tensor.storage().as_ptr() as usize;
         base + self.tensor.layout().offset * self.tensor.dtype().size_of()
     }
 
@@ -923,36 +918,6 @@ impl PyTensor {
                 .extract();
         }
         Self::__repr__(slf)
-    }
-
-    #[pyo3(signature = (dtype=None, copy=None))]
-    fn __array__(
-        &self,
-        py: Python<'_>,
-        dtype: Option<&Bound<'_, PyAny>>,
-        copy: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<PyObject> {
-        let _ = copy;
-        if self.tensor.requires_grad() {
-            return Err(runtime_error("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."));
-        }
-        let np = py.import("numpy")?;
-        let list = PyTensor::to_pylist(py, &self.tensor)?;
-        let np_dtype = match self.tensor.dtype() {
-            DType::Bool => "bool",
-            DType::I64 => "int64",
-            DType::F32 => "float32",
-            DType::F64 => "float64",
-        };
-        let arr = np.call_method1("array", (list, np_dtype))?;
-        match dtype {
-            Some(d) if !d.is_none() => Ok(arr.call_method1("astype", (d,))?.unbind()),
-            _ => Ok(arr.unbind()),
-        }
-    }
-
-    fn numpy(&self, py: Python<'_>) -> PyResult<PyObject> {
-        self.__array__(py, None, None)
     }
 }
 

@@ -119,6 +119,13 @@ def _dtype_word(t):
     ]
 
 
+def _c_type(t):
+    """The C++ name of a tensor's element type, as PyTorch's conv messages print it."""
+    return {"Float": "float", "Double": "double", "Long": "long int", "Bool": "bool"}[
+        _dtype_word(t)
+    ]
+
+
 def _legacy_type(t):
     return f"torch.{_dtype_word(t)}Tensor"
 
@@ -470,11 +477,12 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, n):
             f"input{_shape_list(x.shape)} to have {in_per_group * groups} channels, but got "
             f"{x.shape[1]} channels instead"
         )
-    if x.dtype != weight.dtype:
+    if bias is not None and x.dtype != bias.dtype:
         raise RuntimeError(
-            f"Input type ({_legacy_type(x)}) and weight type ({_legacy_type(weight)}) should "
-            "be the same"
+            f"Input type ({_c_type(x)}) and bias type ({_c_type(bias)}) should be the same"
         )
+    if x.dtype != weight.dtype:
+        raise RuntimeError(f"expected scalar type {_dtype_word(x)} but found {_dtype_word(weight)}")
     if any(b != a for b, a in pads):  # asymmetric ('same' with an even kernel): pad first
         flat_pad = []
         for b, a in reversed(pads):
@@ -744,14 +752,11 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
 
 
 def _check_class_target(input, target):
-    """nll_loss's checks of a class-index target against its input."""
+    """nll_loss's checks of a class-index target against its input, in PyTorch's order."""
     if input.dim() < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.dim()})")
-    if target.dtype != ferrograd.int64:
-        raise RuntimeError(
-            f"expected target dtype to be Long or Byte, but got {_dtype_word(target)}"
-        )
     if input.dim() == 1:
+        _check_target_dtype(target)
         if target.dim() != 0:
             raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
         return
@@ -760,10 +765,24 @@ def _check_class_target(input, target):
             f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
             f"({target.shape[0] if target.dim() else 1})."
         )
+    if input.dim() == 2 and target.dim() > 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
     expected = (input.shape[0],) + tuple(input.shape[2:])
+    if input.dim() > 2 and tuple(target.shape) != expected:
+        raise RuntimeError(
+            f"Expected target size {_shape_list(expected)}, got {_shape_list(target.shape)}"
+        )
+    _check_target_dtype(target)
     if tuple(target.shape) != expected:
         raise RuntimeError(
             f"Expected target size {_shape_list(expected)}, got {_shape_list(target.shape)}"
+        )
+
+
+def _check_target_dtype(target):
+    if target.dtype != ferrograd.int64:
+        raise RuntimeError(
+            f"expected target dtype to be Long or Byte, but got {_dtype_word(target)}"
         )
 
 
