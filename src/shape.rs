@@ -27,22 +27,20 @@ pub fn checked_numel(shape: &[usize]) -> Result<usize> {
             None => overflow = true,
         }
     }
-    if overflow
-        || shape
-            .iter()
-            .try_fold(1usize, |a, &d| a.checked_mul(d.max(1)))
-            .is_none()
-    {
+    if overflow || n > (isize::MAX as usize) / 8 {
         return Err(Error::Runtime(format!(
             "Storage size calculation overflowed with sizes={}",
             format_shape(shape)
         )));
     }
-    if n > (isize::MAX as usize) / 8 {
-        return Err(Error::Runtime(format!(
-            "Storage size calculation overflowed with sizes={}",
-            format_shape(shape)
-        )));
+    // With a 0 the element count is 0, but the contiguous strides (products of the later
+    // sizes, a 0 counting as 1) must still fit an int64: PyTorch rejects `[0, 2**62, 4]`.
+    let largest_stride = shape
+        .iter()
+        .skip(1)
+        .try_fold(1usize, |a, &d| a.checked_mul(d.max(1)));
+    if largest_stride.is_none_or(|s| s > i64::MAX as usize) {
+        return Err(Error::Runtime("Stride calculation overflowed".into()));
     }
     Ok(n)
 }
@@ -200,6 +198,16 @@ impl Layout {
     /// (PyTorch's `computeStride`).
     pub fn view_strides(&self, new_shape: &[usize]) -> Option<Dims> {
         let old_numel = self.numel();
+        // A view must hold exactly the elements it aliases (callers check this with
+        // PyTorch's message; a mismatch here must never become an out-of-bounds layout).
+        let new_numel = if new_shape.contains(&0) {
+            Some(0)
+        } else {
+            new_shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))
+        };
+        if new_numel != Some(old_numel) {
+            return None;
+        }
         if old_numel == 0 {
             return Some(contiguous_strides(new_shape));
         }

@@ -21,6 +21,19 @@ else:
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+def pytest_collection_modifyitems(config, items):
+    # Tests marked ``slow`` run only when asked for: ``-m slow`` (only them) or
+    # ``FERROGRAD_SLOW=1`` (everything, them included).
+    if os.environ.get("FERROGRAD_SLOW") or "slow" in (config.getoption("markexpr") or ""):
+        return
+    import pytest
+
+    skip = pytest.mark.skip(reason="slow: run with -m slow or FERROGRAD_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 def pytest_configure(config):
     # Reporting a Hypothesis failure may import a package that warns on import (with
     # ``filterwarnings = error`` that would hide the failure behind an INTERNALERROR).

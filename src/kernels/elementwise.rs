@@ -345,10 +345,10 @@ pub fn ternary<A: Element, B: Element, C: Element, U: Element>(
 pub fn cast(t: &Tensor, dtype: DType) -> Result<Tensor> {
     let n = t.numel();
     let buf = match dtype {
-        DType::Bool => Buffer::Bool(super::gather_cast::<bool>(t).into()),
-        DType::I64 => Buffer::I64(super::gather_cast::<i64>(t).into()),
-        DType::F32 => Buffer::F32(super::gather_cast::<f32>(t).into()),
-        DType::F64 => Buffer::F64(super::gather_cast::<f64>(t).into()),
+        DType::Bool => Buffer::Bool(super::try_gather_cast::<bool>(t)?.into()),
+        DType::I64 => Buffer::I64(super::try_gather_cast::<i64>(t)?.into()),
+        DType::F32 => Buffer::F32(super::try_gather_cast::<f32>(t)?.into()),
+        DType::F64 => Buffer::F64(super::try_gather_cast::<f64>(t)?.into()),
     };
     debug_assert_eq!(buf.len(), n);
     Tensor::from_buffer(buf, t.shape())

@@ -161,6 +161,31 @@ pub fn gather_cast<T: Element>(t: &Tensor) -> Vec<T> {
     }
 }
 
+/// [`gather_cast`] for tensors from user code, whose element count (an expanded view can
+/// have 2**62 elements on a one-element storage) may exceed any allocation: the failure is
+/// PyTorch's allocator error instead of an abort of the process.
+pub fn try_gather_cast<T: Element>(t: &Tensor) -> crate::error::Result<Vec<T>> {
+    check_alloc::<T>(t.numel())?;
+    Ok(gather_cast::<T>(t))
+}
+
+/// Fails with PyTorch's allocator error when `n` elements of `T` cannot be allocated; else
+/// `Ok` (the probe is freed: the caller allocates for real, which now succeeds unless memory
+/// runs out in between).
+pub fn check_alloc<T>(n: usize) -> crate::error::Result<()> {
+    // Small buffers cannot fail in a way worth probing for.
+    if n.saturating_mul(std::mem::size_of::<T>()) < (1 << 26) {
+        return Ok(());
+    }
+    let mut v: Vec<T> = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| {
+        crate::error::Error::Runtime(format!(
+            "[enforce fail at alloc_cpu.cpp] . DefaultCPUAllocator: can't allocate memory: you tried to allocate {} bytes.",
+            n.saturating_mul(std::mem::size_of::<T>())
+        ))
+    })
+}
+
 /// Fills a whole buffer with `value` (cast to its dtype).
 pub fn fill(buf: &mut Buffer, value: f64) {
     match buf {

@@ -225,9 +225,9 @@ pub fn normal(mean: Param<'_>, std: Param<'_>) -> Result<Tensor> {
     )?;
     let values = |p: Param<'_>| -> Result<Vec<f64>> {
         Ok(match p {
-            Param::Tensor(t) => {
-                kernels::gather_cast::<f64>(&t.alias_with_layout(t.layout().broadcast_to(&shape)?))
-            }
+            Param::Tensor(t) => kernels::try_gather_cast::<f64>(
+                &t.alias_with_layout(t.layout().broadcast_to(&shape)?),
+            )?,
             Param::Float(x) => vec![x],
         })
     };
@@ -276,7 +276,7 @@ fn draws(shape: &[usize], dtype: DType, p: impl Fn(usize) -> f64) -> Result<Tens
 /// The probabilities in `t` (floating, each in [0, 1]) read in the layout of `shape`.
 fn probabilities(t: &Tensor, op: &'static str, shape: &[usize]) -> Result<Vec<f64>> {
     check_floating(op, t.dtype())?;
-    let v = kernels::gather_cast::<f64>(&t.alias_with_layout(t.layout().broadcast_to(shape)?));
+    let v = kernels::try_gather_cast::<f64>(&t.alias_with_layout(t.layout().broadcast_to(shape)?))?;
     if v.iter().any(|x| !(0.0..=1.0).contains(x)) {
         return Err(Error::Runtime(BAD_PROBABILITY.into()));
     }

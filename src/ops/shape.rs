@@ -50,6 +50,7 @@ macro_rules! any_dispatch {
 
 /// A view of `t` with `shape` (which must have the same element count), no autograd.
 pub fn view_raw(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    check_same_numel(t, shape)?;
     let strides = t.layout().view_strides(shape).ok_or(Error::InvalidView)?;
     Ok(t.alias_with_layout(Layout {
         shape: shape.into(),
@@ -74,7 +75,26 @@ pub fn reshape_i64(t: &Tensor, shape: &[i64]) -> Result<Tensor> {
     reshape(t, &shape)
 }
 
+/// A target shape given as sizes (`reshape_as`, internal callers) must hold exactly `t`'s
+/// elements: a view with more would read past the storage.
+fn check_same_numel(t: &Tensor, shape: &[usize]) -> Result<()> {
+    let n = if shape.contains(&0) {
+        Some(0)
+    } else {
+        shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))
+    };
+    if n == Some(t.numel()) {
+        return Ok(());
+    }
+    let sizes: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+    Err(Error::InvalidShape {
+        shape: crate::shape::format_i64s(&sizes),
+        numel: t.numel(),
+    })
+}
+
 pub fn reshape(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    check_same_numel(t, shape)?;
     let input_shape = t.dims();
     if let Some(strides) = t.layout().view_strides(shape) {
         let out = t.alias_with_layout(Layout {
@@ -771,8 +791,9 @@ fn cat_raw(parts: &[Tensor], dim: usize, dtype: DType) -> Result<Tensor> {
     let widths: Vec<usize> = parts.iter().map(|p| p.shape()[dim] * inner).collect();
     let row: usize = widths.iter().sum();
     crate::any_dispatch!(dtype, T => {
-        let srcs: Vec<Cow<'_, [T]>> = parts.iter().map(values_as::<T>).collect();
+        // The output first: when it can be allocated, so can each part it is made of.
         let mut out = zeroed::<T>(n)?;
+        let srcs: Vec<Cow<'_, [T]>> = parts.iter().map(values_as::<T>).collect();
         fill_rows(&mut out, row, |r, dst| {
             let mut at = 0;
             for (src, &w) in srcs.iter().zip(&widths) {
@@ -1100,7 +1121,7 @@ fn triangle_raw(t: &Tensor, k: i64, upper: bool) -> Result<Tensor> {
     }
     let (rows, cols) = (t.shape()[nd - 2] as i64, t.shape()[nd - 1]);
     crate::any_dispatch!(t.dtype(), T => {
-        let mut v = kernels::gather_cast::<T>(t);
+        let mut v = kernels::try_gather_cast::<T>(t)?;
         fill_rows(&mut v, cols, |r, row| {
             // Row i of its matrix keeps columns j with j - i <= k (tril) or >= k (triu).
             let i = (r as i64) % rows;

@@ -48,6 +48,8 @@ impl PyTensor {
             Ok(PyList::new(py, items)?.into_any().unbind())
         }
         let shape = t.shape();
+        // An expanded view may have far more elements than memory can hold.
+        crate::kernels::check_alloc::<f64>(t.numel())?;
         match t.dtype() {
             DType::Bool => build(py, &t.to_vec::<bool>(), shape),
             DType::I64 => build(py, &t.to_vec::<i64>(), shape),
