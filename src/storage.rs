@@ -451,14 +451,14 @@ mod tests {
         let n = 1 << 20;
         let v: Vec<f32> = alloc_filled(n, 1.0).unwrap();
         let ptr = v.as_ptr();
-        drop(Storage::new(Buffer::F32(v)));
+        drop(Storage::new(Buffer::F32(v.into())));
         // Another test may take it first (tests run in parallel); then a fresh one comes.
         let w: Vec<f32> = alloc_filled(n, 2.0).unwrap();
         assert_eq!(w.len(), n);
         assert!(w.iter().all(|&x| x == 2.0));
         let _ = ptr;
         // A different dtype or a much smaller request never takes it.
-        drop(Storage::new(Buffer::F32(w)));
+        drop(Storage::new(Buffer::F32(w.into())));
         let small: Vec<f32> = alloc_vec(n / 2).unwrap();
         assert!(small.capacity() < n);
         let other: Vec<f64> = alloc_vec(n).unwrap();

@@ -915,22 +915,27 @@ def test_read_only_numpy_array_is_never_written_through():
 
 
 def test_numpy_of_a_tensor_is_consistent_after_mutation_from_the_numpy_side():
-    # numpy() returns a copy today (zero-copy interop is a planned feature, see README):
-    # mutating it must never corrupt the tensor, whatever the layout.
+    # numpy() shares memory, as in PyTorch, whatever the layout (transposed, expanded):
+    # writes through the array show in the tensor and its aliases, and nothing else changes.
     np = pytest.importorskip("numpy")
-    for t in [ferrograd.arange(6.0), ferrograd.ones(2, 3).t(), ferrograd.ones(1).expand(4)]:
-        before = t.tolist()
+    makers = [
+        lambda L: L.arange(6.0),
+        lambda L: L.ones(2, 3).t(),
+        lambda L: L.ones(1).expand(4),
+    ]
+    for make in makers:
+        t = make(ferrograd)
         a = t.numpy()
         a[...] = 7.0
-        assert t.tolist() == before
+        assert t.tolist() == a.tolist()
         assert np.all(a == 7.0)
+        if torch is not None:
+            tt = make(torch)
+            ta = tt.numpy()
+            ta[...] = 7.0
+            assert tt.tolist() == t.tolist()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="numpy() copies: zero-copy NumPy interop (PyTorch's shared memory) is not "
-    "implemented yet (README: planned next)",
-)
 def test_numpy_shares_memory_with_the_tensor_like_pytorch():
     pytest.importorskip("numpy")
     t = ferrograd.zeros(3)
