@@ -189,15 +189,27 @@ def time_case(name, reps):
         except (AttributeError, TypeError, RuntimeError, NotImplementedError) as e:
             fns[label] = e
     times = {label: [] for label in fns}
-    for _ in range(reps):
-        for label, fn in fns.items():  # alternate libraries within each repetition
-            if isinstance(fn, Exception):
-                continue
-            gc.collect()
-            t0 = time.perf_counter()
-            for _ in range(number):
-                fn()
-            times[label].append((time.perf_counter() - t0) / number)
+
+    def batch(label):
+        gc.collect()
+        # Let the previous library's worker threads stop spinning first (OpenMP and
+        # OpenBLAS threads busy-wait for a while after each parallel call, taking the cores
+        # the next library's threads need).
+        time.sleep(0.02)
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fns[label]()
+        times[label].append((time.perf_counter() - t0) / number)
+
+    runnable = [label for label, fn in fns.items() if not isinstance(fn, Exception)]
+    for _ in range(reps):  # ferrograd and torch alternate within each repetition
+        for label in runnable:
+            if label != "numpy":
+                batch(label)
+    if "numpy" in runnable:  # the roofline on its own, after: OpenBLAS spins longest
+        time.sleep(0.2)
+        for _ in range(reps):
+            batch("numpy")
     row = {"case": name, "what": what, "target": target}
     for label, fn in fns.items():
         if isinstance(fn, Exception):
