@@ -1,0 +1,75 @@
+"""The speed paths give the same results on both sides of their thresholds.
+
+- elementwise kernels run sequentially below `PARALLEL_THRESHOLD` (2**15 elements) and in
+  chunks on the thread pool above it (src/kernels/mod.rs);
+- outputs of at least 1 MiB reuse freed buffers from a bounded cache (src/storage.rs), so a
+  new result may land in memory an earlier, dropped tensor used;
+- matmul hands work to the pool from `PARALLEL_FLOPS` (2**18 multiply-adds) on;
+- f32 `exp`, `sigmoid` and `silu` use a vectorisable exp (src/kernels/vmath.rs).
+"""
+
+import gc
+
+import ferrograd
+import numpy as np
+import pytest
+
+# Just below and above each threshold (elements of float32 unless noted).
+SIZES = [2**15 - 1, 2**15, 2**15 + 3, 2**18 - 1, 2**18, 2**18 + 5, 3 * 2**18 + 1]
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_elementwise_and_reductions_across_thresholds(n):
+    rng = np.random.default_rng(n)
+    a = rng.standard_normal(n).astype(np.float32)
+    b = rng.standard_normal(n).astype(np.float32)
+    x, y = ferrograd.tensor(a), ferrograd.tensor(b)
+    np.testing.assert_array_equal((x + y).numpy(), a + b)
+    np.testing.assert_array_equal((x * y - x).numpy(), a * b - a)
+    np.testing.assert_allclose(x.exp().numpy(), np.exp(a), rtol=3e-7, atol=0)
+    np.testing.assert_allclose(x.sigmoid().numpy(), 1 / (1 + np.exp(-a)), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(x.sum().item(), a.astype(np.float64).sum(), rtol=1e-5)
+    # A broadcast operand takes the strided walk, also chunked across the pool.
+    np.testing.assert_array_equal((x.view(-1, 1) + y[:7]).numpy(), a[:, None] + b[:7])
+
+
+@pytest.mark.parametrize("n", [2**18 - 1, 2**18, 2**20 + 7])
+def test_reused_buffers_never_alias_live_tensors(n):
+    x = ferrograd.arange(n, dtype=ferrograd.float32)
+    kept = []
+    for step in range(6):
+        y = x * float(step)  # its buffer goes back to the cache when `y` dies
+        kept.append(x + float(step))
+        del y
+        gc.collect()
+    for step, k in enumerate(kept):
+        assert k[0].item() == step and k[-1].item() == n - 1 + step
+    # zeros() taken from the cache is zeroed again.
+    big = ferrograd.ones(n) * 5
+    del big
+    assert ferrograd.zeros(n).sum().item() == 0.0
+    # A float64 request never takes a float32 buffer, whatever its size.
+    assert ferrograd.zeros(n // 2, dtype=ferrograd.float64).sum().item() == 0.0
+
+
+@pytest.mark.parametrize("m,k,n", [(63, 64, 64), (64, 64, 64), (65, 64, 64), (100, 70, 90)])
+def test_matmul_sequential_and_parallel_paths(m, k, n):
+    # 64*64*64 = 2**18 multiply-adds is where the pool takes over.
+    rng = np.random.default_rng(m * k * n)
+    a = rng.standard_normal((m, k))
+    b = rng.standard_normal((k, n))
+    out = ferrograd.tensor(a) @ ferrograd.tensor(b)
+    np.testing.assert_allclose(out.numpy(), a @ b, rtol=1e-12, atol=1e-12)
+    a32, b32 = a.astype(np.float32), b.astype(np.float32)
+    out32 = ferrograd.tensor(a32) @ ferrograd.tensor(b32)
+    np.testing.assert_allclose(out32.numpy(), a32 @ b32, rtol=1e-4, atol=1e-4)
+
+
+def test_vectorised_exp_special_values():
+    x = ferrograd.tensor([0.0, -0.0, float("inf"), float("-inf"), float("nan"), 88.8, -104.0])
+    got = x.exp().tolist()
+    assert got[:4] == [1.0, 1.0, float("inf"), 0.0]
+    assert got[4] != got[4]  # NaN
+    assert got[5] == float("inf") and got[6] == 0.0
+    sub = ferrograd.tensor([-100.0]).exp().item()  # a subnormal result, not flushed to 0
+    assert 0.0 < sub < 1.2e-38
