@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ferrograd
 import numpy as np
+from hypothesis import strategies as st
 
 NP_DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "bool": np.bool_}
 
@@ -60,6 +61,32 @@ def from_numpy(arr, *, dtype=None, requires_grad=False, lib=ferrograd):
     if requires_grad:
         t.requires_grad_(True)
     return t
+
+
+def layout_kinds(ndim):
+    """The layouts `layout_for` draws from by default for a tensor of `ndim` dims."""
+    return ["id", "expand"] + (["t"] if ndim <= 2 else []) + (["transpose"] if ndim >= 2 else [])
+
+
+@st.composite
+def layout_for(draw, shape, kinds=None):
+    """A leaf shape and a layout (see `apply_layout`) giving a tensor of ``shape``: the leaf
+    itself ("id"), its `t()`, a transpose of two dims, or an expand of a leaf with size-1
+    and missing leading dims. ``kinds`` restricts the choice (default: `layout_kinds`)."""
+    n = len(shape)
+    kind = draw(st.sampled_from(kinds if kinds is not None else layout_kinds(n)))
+    if kind == "id" or (kind == "transpose" and n < 2):
+        return shape, ("id",)
+    if kind == "t":
+        return tuple(reversed(shape)), ("t",)
+    if kind == "transpose":
+        d0, d1 = draw(st.integers(-n, n - 1)), draw(st.integers(-n, n - 1))
+        leaf = list(shape)
+        leaf[d0], leaf[d1] = leaf[d1], leaf[d0]
+        return tuple(leaf), ("transpose", d0, d1)
+    drop = draw(st.integers(0, n))
+    leaf = tuple(1 if draw(st.integers(0, 2)) == 0 else s for s in shape[drop:])
+    return leaf, ("expand", tuple(shape))
 
 
 def apply_layout(t, layout):

@@ -32,6 +32,7 @@ from helpers import (
     from_numpy,
     gradcheck,
     gradgradcheck,
+    layout_for,
     layout_shape,
     np_layout,
     to_numpy,
@@ -65,26 +66,6 @@ SIZES = st.sampled_from([1, 2, 3, 4, 3, 2, 0])
 
 def shapes(min_dims=0, max_dims=3):
     return st.lists(SIZES, min_size=min_dims, max_size=max_dims).map(tuple)
-
-
-@st.composite
-def layout_for(draw, shape):
-    """A leaf shape and a layout (see helpers.apply_layout) giving a tensor of ``shape``."""
-    n = len(shape)
-    kinds = ["id", "id", "expand"] + (["t"] if n == 2 else []) + (["transpose"] if n >= 2 else [])
-    kind = draw(st.sampled_from(kinds))
-    if kind == "id":
-        return shape, ("id",)
-    if kind == "t":
-        return tuple(reversed(shape)), ("t",)
-    if kind == "transpose":
-        d0, d1 = draw(st.integers(-n, n - 1)), draw(st.integers(-n, n - 1))
-        leaf = list(shape)
-        leaf[d0], leaf[d1] = leaf[d1], leaf[d0]
-        return tuple(leaf), ("transpose", d0, d1)
-    drop = draw(st.integers(0, n))
-    leaf = tuple(1 if draw(st.integers(0, 2)) == 0 else s for s in shape[drop:])
-    return leaf, ("expand", tuple(shape))
 
 
 def values(rng, shape, dtype):

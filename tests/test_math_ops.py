@@ -29,6 +29,7 @@ from helpers import (
     from_numpy,
     gradcheck,
     gradgradcheck,
+    layout_for,
     layout_shape,
     np_layout,
     result_dtype,
@@ -381,26 +382,6 @@ SIZES = st.sampled_from([1, 2, 3, 2, 1, 0])
 
 def shapes(max_dims=3):
     return st.lists(SIZES, max_size=max_dims).map(tuple)
-
-
-@st.composite
-def layout_for(draw, shape):
-    """A leaf shape and a layout (id, t, transpose or expand) giving a tensor of ``shape``."""
-    n = len(shape)
-    options = ["id", "expand"] + (["t"] if n <= 2 else []) + (["transpose"] if n >= 2 else [])
-    kind = draw(st.sampled_from(options))
-    if kind == "id":
-        return shape, ("id",)
-    if kind == "t":
-        return tuple(reversed(shape)), ("t",)
-    if kind == "transpose":
-        d0, d1 = draw(st.integers(-n, n - 1)), draw(st.integers(-n, n - 1))
-        leaf = list(shape)
-        leaf[d0], leaf[d1] = leaf[d1], leaf[d0]
-        return tuple(leaf), ("transpose", d0, d1)
-    drop = draw(st.integers(0, n))
-    leaf = tuple(1 if draw(st.integers(0, 2)) == 0 else s for s in shape[drop:])
-    return leaf, ("expand", tuple(shape))
 
 
 @st.composite

@@ -32,6 +32,7 @@ from helpers import (
     from_numpy,
     gradcheck,
     gradgradcheck,
+    layout_for,
     np_layout,
     sample,
     to_numpy,
@@ -162,25 +163,6 @@ SIZES = st.sampled_from([1, 2, 3, 4, 2, 3, 1, 0])
 
 def shapes(max_dims=3):
     return st.lists(SIZES, max_size=max_dims).map(tuple)
-
-
-@st.composite
-def layout_for(draw, shape):
-    """A leaf shape and a layout (see helpers.apply_layout) giving a tensor of ``shape``."""
-    n = len(shape)
-    kind = draw(st.sampled_from(["id", "expand"] + (["t"] if n <= 2 else []) + ["transpose"]))
-    if kind == "id" or (kind == "transpose" and n < 2):
-        return shape, ("id",)
-    if kind == "t":
-        return tuple(reversed(shape)), ("t",)
-    if kind == "transpose":
-        d0, d1 = draw(st.integers(-n, n - 1)), draw(st.integers(-n, n - 1))
-        leaf = list(shape)
-        leaf[d0], leaf[d1] = leaf[d1], leaf[d0]
-        return tuple(leaf), ("transpose", d0, d1)
-    drop = draw(st.integers(0, n))
-    leaf = tuple(1 if draw(st.integers(0, 2)) == 0 else s for s in shape[drop:])
-    return leaf, ("expand", tuple(shape))
 
 
 def one_dim(draw, ndim):

@@ -36,6 +36,7 @@ from helpers import (
     from_numpy,
     gradcheck,
     gradgradcheck,
+    layout_for,
     np_layout,
     sample,
     to_numpy,
@@ -613,26 +614,6 @@ class Case:
     shapes: list  # leaf shapes
     layouts: list  # one per leaf (helpers.apply_layout)
     params: dict
-
-
-@st.composite
-def layout_for(draw, shape):
-    """A leaf shape and a layout turning the leaf into a tensor of ``shape``."""
-    n = len(shape)
-    options = ["id", "expand"] + (["t"] if n <= 2 else []) + (["transpose"] if n >= 2 else [])
-    kind = draw(st.sampled_from(options))
-    if kind == "id":
-        return shape, ("id",)
-    if kind == "t":
-        return tuple(reversed(shape)), ("t",)
-    if kind == "transpose":
-        d0, d1 = draw(st.integers(-n, n - 1)), draw(st.integers(-n, n - 1))
-        leaf = list(shape)
-        leaf[d0], leaf[d1] = leaf[d1], leaf[d0]
-        return tuple(leaf), ("transpose", d0, d1)
-    drop = draw(st.integers(0, n))
-    leaf = tuple(1 if draw(st.integers(0, 2)) == 0 else s for s in shape[drop:])
-    return leaf, ("expand", tuple(shape))
 
 
 @st.composite
