@@ -942,3 +942,18 @@ def test_numpy_shares_memory_with_the_tensor_like_pytorch():
     a = t.numpy()
     t[0] = 5.0
     assert a[0] == 5.0
+
+
+def test_empty_views_past_the_end_of_their_storage():
+    # Found by the fuzz test: x[..., 1] of a (0, 3) tensor is empty with an offset past its
+    # (empty) storage, which PyTorch allows; reading or writing it must not panic.
+    x = ferrograd.zeros(0, 3)
+    v = x[..., 1]
+    assert v.shape == (0,) and v.tolist() == []
+    assert v.clone().tolist() == [] and v.double().tolist() == []
+    v.fill_(1.0)
+    v.copy_(ferrograd.zeros(0))
+    assert x[:, 2:].contiguous().tolist() == []
+    if torch is not None:
+        tv = torch.zeros(0, 3)[..., 1]
+        assert list(tv.shape) == list(v.shape) and tv.tolist() == v.tolist()

@@ -144,6 +144,10 @@ pub fn for_each_offset2(a: &Layout, b: &Layout, mut f: impl FnMut(usize, usize))
 pub fn gather_cast<T: Element>(t: &Tensor) -> Vec<T> {
     fn go<S: Element, T: Element>(src: &[S], layout: &Layout, conv: impl Fn(S) -> T) -> Vec<T> {
         let mut out = Vec::with_capacity(layout.numel());
+        if layout.numel() == 0 {
+            // An empty view may sit at an offset past its storage's end (PyTorch allows it).
+            return out;
+        }
         if layout.is_contiguous() {
             let s = &src[layout.offset..layout.offset + layout.numel()];
             out.extend(s.iter().map(|&x| conv(x)));
@@ -200,6 +204,9 @@ pub fn fill(buf: &mut Buffer, value: f64) {
 /// `dst`'s layout. `src` must not share storage with `dst` (callers make a temporary first).
 pub fn copy_into(dst: &Tensor, src: &Tensor) {
     fn go<T: Element>(dst_buf: &mut [T], layout: &Layout, values: Vec<T>) {
+        if values.is_empty() {
+            return; // an empty destination may sit past its storage's end
+        }
         if layout.is_contiguous() {
             dst_buf[layout.offset..layout.offset + values.len()].copy_from_slice(&values);
         } else {
