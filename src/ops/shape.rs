@@ -264,8 +264,10 @@ pub fn unsqueeze(t: &Tensor, dim: i64) -> Result<Tensor> {
 /// `l` with a new size-1 dim at `d` (`d <= l.ndim()`).
 fn unsqueeze_layout(l: &Layout, d: usize) -> Layout {
     let mut layout = l.clone();
+    // Wrapping, as PyTorch's int64 product: an empty view's size * stride may overflow
+    // (`empty(0).view(0, 4, 2**62).unsqueeze(1)`, found by the cargo-fuzz target `views`).
     let stride = if d < l.ndim() {
-        l.shape[d] * l.strides[d]
+        l.shape[d].wrapping_mul(l.strides[d])
     } else {
         1
     };
@@ -1422,6 +1424,7 @@ mod tests {
         assert_eq!(huge.numel(), 0);
         assert_eq!(flatten(&huge, 1, 2).unwrap().shape(), &[0, 0]);
         assert_eq!(flatten(&huge, 0, 1).unwrap().shape(), &[0, 1 << 62]);
+        assert_eq!(unsqueeze(&huge, 1).unwrap().shape(), &[0, 1, 4, 1 << 62]);
     }
 
     #[test]
