@@ -18,6 +18,17 @@ pub struct Layout {
 
 /// Number of elements of `shape`, or an error if it overflows.
 pub fn checked_numel(shape: &[usize]) -> Result<usize> {
+    // A size is an int64 in PyTorch: one past `i64::MAX` is a negative size cast (found by the
+    // cargo-fuzz target `views`: `expand` to `[2**64 - 2, 0, 0, 2]` was accepted, as the 0
+    // hid it from the count and the leading dim from the strides).
+    if let Some(&d) = shape.iter().find(|&&d| d > i64::MAX as usize) {
+        let sizes: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+        return Err(Error::Runtime(format!(
+            "Trying to create tensor with negative dimension {}: {}",
+            d as i64,
+            format_i64s(&sizes)
+        )));
+    }
     // A zero anywhere makes the product 0 but the other factors must still be sane.
     let mut n: usize = 1;
     let mut overflow = false;
@@ -124,7 +135,14 @@ impl Layout {
     }
 
     pub fn numel(&self) -> usize {
-        self.shape.iter().product()
+        // A 0 anywhere makes the count 0, even when the other sizes multiply past usize (an
+        // empty view may have such sizes, as in PyTorch: `empty(0).view(0, 4, 2**62)`;
+        // found by the cargo-fuzz target `views`).
+        if self.shape.contains(&0) {
+            0
+        } else {
+            self.shape.iter().product()
+        }
     }
 
     /// True when elements are laid out row-major without gaps (size-1 dims may have any
@@ -318,6 +336,24 @@ pub fn infer_shape(requested: &[i64], numel: usize) -> Result<Dims> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_past_int64_and_empty_counts_do_not_overflow() {
+        // Found by the cargo-fuzz target `views`.
+        let e = checked_numel(&[usize::MAX - 1, 0, 0, 2]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Trying to create tensor with negative dimension -2: [-2, 0, 0, 2]"
+        );
+        assert!(checked_numel(&[0, 1 << 63]).is_err());
+        assert_eq!(checked_numel(&[1 << 62, 0]).unwrap(), 0);
+        let l = Layout {
+            shape: [1usize << 62, 1 << 62, 0].as_slice().into(),
+            strides: [0usize, 0, 1].as_slice().into(),
+            offset: 0,
+        };
+        assert_eq!(l.numel(), 0);
+    }
 
     #[test]
     fn broadcast_mismatch_message_matches_pytorch() {

@@ -123,6 +123,9 @@ pub fn reshape(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
 /// `expand(*shape)`: a broadcast view (stride 0 on expanded dims). -1 keeps a size.
 pub fn expand(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
     // Always a new view, even to the same shape (PyTorch records ExpandBackward0 then too).
+    // A target whose element count overflows would give a view whose `numel()` wraps (found
+    // by `fuzz/fuzz_targets/views.rs`: `expand([1], [usize::MAX - 2])`).
+    checked_numel(shape)?;
     let layout = t.layout().broadcast_to(shape)?;
     let out = t.alias_with_layout(layout);
     let input_shape = t.dims();
@@ -261,8 +264,10 @@ pub fn unsqueeze(t: &Tensor, dim: i64) -> Result<Tensor> {
 /// `l` with a new size-1 dim at `d` (`d <= l.ndim()`).
 fn unsqueeze_layout(l: &Layout, d: usize) -> Layout {
     let mut layout = l.clone();
+    // Wrapping, as PyTorch's int64 product: an empty view's size * stride may overflow
+    // (`empty(0).view(0, 4, 2**62).unsqueeze(1)`, found by the cargo-fuzz target `views`).
     let stride = if d < l.ndim() {
-        l.shape[d] * l.strides[d]
+        l.shape[d].wrapping_mul(l.strides[d])
     } else {
         1
     };
@@ -382,7 +387,9 @@ pub fn flatten(t: &Tensor, start_dim: i64, end_dim: i64) -> Result<Tensor> {
     }
     let shape = t.shape();
     let mut out: Dims = shape[..s].into();
-    out.push(shape[s..=e].iter().product());
+    // An empty tensor's other sizes may multiply past 64 bits: PyTorch's product wraps
+    // (`empty(0).view(0, 4, 2**62).flatten(1, 2)` has shape `[0, 0]`), so wrap explicitly.
+    out.push(shape[s..=e].iter().fold(1usize, |a, &d| a.wrapping_mul(d)));
     out.extend_from_slice(&shape[e + 1..]);
     reshape(t, &out)
 }
@@ -1400,6 +1407,24 @@ mod tests {
             s.to_vec::<f64>(),
             vec![0.0, 0.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0]
         );
+    }
+
+    #[test]
+    fn expand_to_an_overflowing_count_is_an_error() {
+        // Found by the cargo-fuzz target `views`: a size of `usize::MAX - 2` (-3 cast) made a
+        // view whose element count wrapped around.
+        let a = arange(1, &[1]);
+        let e = expand(&a, &[usize::MAX - 2]).unwrap_err();
+        assert!(e.to_string().contains("negative dimension -3"), "{e}");
+        assert!(expand(&a, &[1 << 40, 1 << 40]).is_err());
+        assert_eq!(expand(&a, &[2, 3]).unwrap().numel(), 6);
+        // Empty views may have sizes whose product overflows (PyTorch allows
+        // `empty(0).view(0, 4, 2**62)`); flatten wraps as PyTorch does, without a panic.
+        let huge = view(&arange(0, &[0]), &[0, 4, 1 << 62]).unwrap();
+        assert_eq!(huge.numel(), 0);
+        assert_eq!(flatten(&huge, 1, 2).unwrap().shape(), &[0, 0]);
+        assert_eq!(flatten(&huge, 0, 1).unwrap().shape(), &[0, 1 << 62]);
+        assert_eq!(unsqueeze(&huge, 1).unwrap().shape(), &[0, 1, 4, 1 << 62]);
     }
 
     #[test]
