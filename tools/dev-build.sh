@@ -6,4 +6,6 @@ set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 cargo build -q --profile dev-fast --features python --lib
 target="${CARGO_TARGET_DIR:-target}"
-cp -f "$target/dev-fast/libferrograd.so" python/ferrograd/_C.abi3.so
+# Copy, then rename: replacing the file a running Python has mapped must not change it in place.
+cp -f "$target/dev-fast/libferrograd.so" python/ferrograd/_C.abi3.so.tmp
+mv -f python/ferrograd/_C.abi3.so.tmp python/ferrograd/_C.abi3.so
