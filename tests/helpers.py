@@ -267,3 +267,14 @@ def result_dtype(*operands) -> str:
         if result is None or _CATEGORY[lower] > _CATEGORY[result]:
             result = lower
     return result or "float32"
+
+
+def second_order(L, fn, arrays, v, w):
+    """First grads of ``sum(fn(xs) * v)`` (with ``create_graph``) and the grads of
+    ``sum(first_i * w_i)``; None where a grad is unused. ``L`` is ferrograd or torch."""
+    xs = [from_numpy(a, requires_grad=True, lib=L) for a in arrays]
+    y = (fn(L, *xs) * from_numpy(v, lib=L)).sum()
+    first = L.autograd.grad(y, xs, create_graph=True)
+    z = sum((g * from_numpy(wi, lib=L)).sum() for g, wi in zip(first, w))
+    second = L.autograd.grad(z, xs, allow_unused=True) if z.requires_grad else [None] * len(xs)
+    return first, second

@@ -34,6 +34,7 @@ from helpers import (
     np_layout,
     result_dtype,
     sample,
+    second_order,
     to_numpy,
 )
 from hypothesis import given, settings
@@ -1146,15 +1147,6 @@ SECOND_ORDER = [
 ]
 
 
-def _second_order(L, fn, arrays, v, w):
-    xs = [from_numpy(a, requires_grad=True, lib=L) for a in arrays]
-    y = (fn(L, *xs) * from_numpy(v, lib=L)).sum()
-    first = L.autograd.grad(y, xs, create_graph=True)
-    z = sum((g * from_numpy(wi, lib=L)).sum() for g, wi in zip(first, w))
-    second = L.autograd.grad(z, xs, allow_unused=True) if z.requires_grad else [None] * len(xs)
-    return first, second
-
-
 @pytest.mark.parametrize(
     "fn,domains,shapes_", [c[1:] for c in SECOND_ORDER], ids=[c[0] for c in SECOND_ORDER]
 )
@@ -1170,8 +1162,8 @@ def test_second_derivatives(fn, domains, shapes_):
         import torch
     except ImportError:
         return
-    f_first, f_second = _second_order(ferrograd, fn, arrays, v, w)
-    t_first, t_second = _second_order(torch, fn, arrays, v, w)
+    f_first, f_second = second_order(ferrograd, fn, arrays, v, w)
+    t_first, t_second = second_order(torch, fn, arrays, v, w)
     for a, b in zip(f_first, t_first):
         assert_close(to_numpy(a), to_numpy(b), rtol=1e-10, atol=1e-12)
     for i, (a, b) in enumerate(zip(f_second, t_second)):

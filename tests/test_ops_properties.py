@@ -40,6 +40,7 @@ from helpers import (
     np_layout,
     result_dtype,
     sample,
+    second_order,
     to_numpy,
 )
 from hypothesis import assume, given
@@ -952,17 +953,6 @@ SECOND_ORDER = [
 ]
 
 
-def _second_order(L, fn, arrays, v, w):
-    """First grads of ``sum(fn(xs) * v)`` (with ``create_graph``) and the grads of
-    ``sum(first_i * w_i)``; None where a grad is unused."""
-    xs = [from_numpy(a, requires_grad=True, lib=L) for a in arrays]
-    y = (fn(L, *xs) * from_numpy(v, lib=L)).sum()
-    first = L.autograd.grad(y, xs, create_graph=True)
-    z = sum((g * from_numpy(wi, lib=L)).sum() for g, wi in zip(first, w))
-    second = L.autograd.grad(z, xs, allow_unused=True) if z.requires_grad else [None] * len(xs)
-    return first, second
-
-
 @pytest.mark.parametrize(
     "fn,domains,shapes_", [c[1:] for c in SECOND_ORDER], ids=[c[0] for c in SECOND_ORDER]
 )
@@ -979,8 +969,8 @@ def test_second_derivatives(fn, domains, shapes_):
         import torch
     except ImportError:
         return
-    f_first, f_second = _second_order(ferrograd, fn, arrays, v, w)
-    t_first, t_second = _second_order(torch, fn, arrays, v, w)
+    f_first, f_second = second_order(ferrograd, fn, arrays, v, w)
+    t_first, t_second = second_order(torch, fn, arrays, v, w)
     for a, b in zip(f_first, t_first):
         assert a.requires_grad == b.requires_grad
         assert_close(to_numpy(a), to_numpy(b), rtol=1e-10, atol=1e-12)
