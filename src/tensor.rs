@@ -5,6 +5,10 @@
 //! check in backward; `.data` gets a fresh counter, as in PyTorch, so writes through it are
 //! not seen by autograd.
 //!
+//! A tensor's layout never changes (every op reads it without a lock): the in-place view ops
+//! (`t_`, `squeeze_`, ...) make a new handle with `restrided` that the Python wrapper puts
+//! in place of the old one.
+//!
 //! The autograd metadata (`Meta`) sits behind a small lock: `requires_grad` for leaves, the
 //! counted `grad_fn` handle for results of recorded ops, the accumulated `.grad`, and a weak id
 //! of the leaf's accumulate node.
@@ -199,6 +203,32 @@ impl Tensor {
             self.0.version.clone(),
             self.0.inference,
         )
+    }
+
+    /// The same tensor seen through another layout: a new handle over the same storage,
+    /// version counter and view base (a root stays a root), carrying a copy of the autograd
+    /// metadata. What the in-place view ops (`t_`, `squeeze_`, ...) put in the Python
+    /// wrapper in place of this handle; the leaf's accumulate node is not carried (it refers
+    /// to this handle), the new handle gets its own when a graph first needs it.
+    pub fn restrided(&self, layout: Layout) -> Tensor {
+        let new = Tensor::from_parts_of(
+            self.0.view_base.clone(),
+            self.0.storage.clone(),
+            layout,
+            self.0.version.clone(),
+            self.0.inference,
+        );
+        {
+            let m = self.meta();
+            let mut n = new.meta();
+            n.requires_grad = m.requires_grad;
+            n.grad_fn = m.grad_fn.clone();
+            n.output_nr = m.output_nr;
+            n.grad = m.grad.clone();
+            n.retains_grad = m.retains_grad;
+            n.hooks = m.hooks.clone();
+        }
+        new
     }
 
     /// `.data`: same storage and layout, a fresh version counter, no history.

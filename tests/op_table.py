@@ -81,7 +81,7 @@ def fixtures(L):
     }
 
 
-_META_INPLACE = "the in-place form (which changes the tensor's own shape) is missing"
+_INPLACE_VIEW = "the in-place form changes the tensor's own shape (see the divergences)"
 
 
 def _op(name, family, forms, *calls, **kw):
@@ -433,7 +433,7 @@ OPS = [
     _op("mv", "linalg", "fm", "L.mv(input=x, vec=v)", "x.mv(vec=w)"),
     _op("dot", "linalg", "fm", "L.dot(input=v, tensor=w)", "v.dot(w)"),
     _op("outer", "linalg", "fm", "L.outer(input=v, vec2=w)", "v.outer(vec2=w)"),
-    _op("t", "linalg", "fmi", "L.t(input=x)", "x.t()", missing="i", note=_META_INPLACE),
+    _op("t", "linalg", "fmi", "L.t(input=x)", "x.t()", "x.clone().t_()", note=_INPLACE_VIEW),
     _op(
         "addmm",
         "linalg",
@@ -488,8 +488,9 @@ OPS = [
         "fmi",
         "L.squeeze(input=x.view(2, 1, 3), dim=1)",
         "x.view(1, 2, 1, 3).squeeze(dim=(0, 2))",
-        missing="i",
-        note=_META_INPLACE,
+        "x.clone().view(1, 2, 1, 3).squeeze_(dim=(0, 2))",
+        "x.clone().view(2, 1, 3).squeeze_(dim=1)",
+        note=_INPLACE_VIEW,
     ),
     _op(
         "unsqueeze",
@@ -497,8 +498,8 @@ OPS = [
         "fmi",
         "L.unsqueeze(input=x, dim=-1)",
         "x.unsqueeze(dim=0)",
-        missing="i",
-        note=_META_INPLACE,
+        "x.clone().unsqueeze_(dim=-1)",
+        note=_INPLACE_VIEW,
     ),
     _op(
         "transpose",
@@ -506,9 +507,9 @@ OPS = [
         "fmi",
         "L.transpose(input=b, dim0=0, dim1=-1)",
         "b.transpose(dim0=1, dim1=2)",
+        "b.clone().transpose_(dim0=0, dim1=-1)",
         aliases=("swapaxes", "swapdims"),
-        missing="i",
-        note=_META_INPLACE,
+        note=_INPLACE_VIEW,
     ),
     _op(
         "swapaxes",
@@ -516,8 +517,8 @@ OPS = [
         "fmi",
         "L.swapaxes(b, axis0=0, axis1=2)",
         "b.swapaxes(0, 1)",
-        missing="i",
-        note=_META_INPLACE,
+        "b.clone().swapaxes_(axis0=0, axis1=2)",
+        note=_INPLACE_VIEW,
     ),
     _op(
         "swapdims",
@@ -525,8 +526,8 @@ OPS = [
         "fmi",
         "L.swapdims(b, dim0=0, dim1=2)",
         "b.swapdims(0, 1)",
-        missing="i",
-        note=_META_INPLACE,
+        "b.clone().swapdims_(dim0=0, dim1=2)",
+        note=_INPLACE_VIEW,
     ),
     _op(
         "permute", "shape", "fm", "L.permute(input=b, dims=(2, 0, 1))", "b.permute(dims=[1, 2, 0])"
@@ -863,6 +864,13 @@ DIVERGENCES = [
     "`BmmBackward0`); PyTorch folds it into `mm`/`mv` on the transpose "
     "(`TransposeBackward0`, `CloneBackward0`). Values and grads agree.",
     "`scatter`/`scatter_` do not take `reduce=`.",
+    "The in-place view ops (`t_`, `transpose_`, `swapaxes_`, `swapdims_`, `squeeze_`, "
+    "`unsqueeze_`) change the Python tensor they are called on (`x.t_() is x`, the version "
+    "moves on, PyTorch's node names and refusals), not the other handles to the same "
+    "tensor: `x.grad.t_()` changes the tensor it returns, not the stored grad; an in-place "
+    "write through a view of `x` taken before the call is not seen by `x`'s history (its "
+    "grad misses the write); a saved-tensor error describes the tensor as it was before "
+    "the call. `as_strided_` (like `as_strided`) is missing.",
     "`clone()` always copies row-major; PyTorch's default (`preserve_format`) keeps the "
     "strides of a dense non-contiguous input. `memory_format=` is accepted and ignored.",
     "`fill_` takes a number only; PyTorch also takes a 0-dim tensor (`FillBackward3`).",

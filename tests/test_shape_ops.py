@@ -299,6 +299,16 @@ def p_squeeze(draw, shapes):
     return {"dim": draw(st.sampled_from([(), (0, -1)])) if len(shapes[0]) > 1 else ()}
 
 
+def p_squeeze_all(draw, shapes):
+    """``p_squeeze`` plus one-element tuples and repeated dims (which squeeze_ refuses)."""
+    if draw(st.integers(0, 3)):
+        return p_squeeze(draw, shapes)
+    dims = dims_of(draw, shapes[0], max_len=2)
+    if dims and draw(st.booleans()):
+        dims = (*dims, dims[0])
+    return {"dim": dims}
+
+
 def p_permute(draw, shapes):
     n = len(shapes[0])
     perm = draw(st.permutations(range(n)))
@@ -355,6 +365,49 @@ def with_form(params):
         return p
 
     return draw_params
+
+
+def _inplace(method):
+    """An in-place view op (``t_``, ``squeeze_``, ...) on a non-leaf (PyTorch refuses it on a
+    leaf that requires grad): on ``x * 1`` itself, or (``form="view"``) on a transposed view
+    of it; it must return that very tensor, changed."""
+
+    def call(L, x, form="self", **p):
+        y = x * 1
+        if form == "view" and y.ndim:
+            y = y.transpose(0, -1)
+        out = method(y, **p)
+        assert out is y
+        return out
+
+    return call
+
+
+def _np_inplace(f):
+    def ref(x, form="self", **p):
+        return f(np.swapaxes(x, 0, -1) if form == "view" and x.ndim else x, **p)
+
+    return ref
+
+
+def in_form(params):
+    def draw_params(draw, shapes):
+        p = params(draw, shapes)
+        p["form"] = draw(st.sampled_from(["self", "view"]))
+        return p
+
+    return draw_params
+
+
+def np_squeeze(x, dim):
+    if dim is None:
+        return np.squeeze(x)
+    dims = (dim,) if isinstance(dim, int) else dim
+    return np.squeeze(x, axis=tuple(a for a in dims if x.ndim and x.shape[_dim(a, x.ndim)] == 1))
+
+
+def np_swap(x, d0, d1):
+    return np.swapaxes(x, d0, d1) if x.ndim else x
 
 
 def _np(f):
@@ -459,6 +512,43 @@ REGISTRY = [
         _np(lambda x, d0, d1: np.swapaxes(x, d0, d1) if x.ndim else x),
         with_form(p_two_dims),
         view=True,
+    ),
+    # in-place views (the tensor itself changes shape)
+    OpSpec(
+        "t_",
+        _inplace(lambda y: y.t_()),
+        _np_inplace(lambda x: x.T),
+        in_form(lambda draw, shapes: {}),
+    ),
+    OpSpec(
+        "transpose_",
+        _inplace(lambda y, d0, d1: y.transpose_(d0, d1)),
+        _np_inplace(np_swap),
+        in_form(p_two_dims),
+    ),
+    OpSpec(
+        "swapaxes_",
+        _inplace(lambda y, d0, d1: y.swapaxes_(d0, d1)),
+        _np_inplace(np_swap),
+        in_form(p_two_dims),
+    ),
+    OpSpec(
+        "swapdims_",
+        _inplace(lambda y, d0, d1: y.swapdims_(dim0=d0, dim1=d1)),
+        _np_inplace(np_swap),
+        in_form(p_two_dims),
+    ),
+    OpSpec(
+        "squeeze_",
+        _inplace(lambda y, dim: y.squeeze_() if dim is None else y.squeeze_(dim)),
+        _np_inplace(np_squeeze),
+        in_form(p_squeeze_all),
+    ),
+    OpSpec(
+        "unsqueeze_",
+        _inplace(lambda y, dim: y.unsqueeze_(dim)),
+        _np_inplace(lambda x, dim: np.expand_dims(x, _dim(dim, x.ndim + 1))),
+        in_form(lambda draw, shapes: {"dim": any_dim(draw, shapes[0], extra=1)}),
     ),
     OpSpec(
         "movedim",

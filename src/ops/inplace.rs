@@ -1,5 +1,6 @@
 //! In-place ops (`add_`, `sub_`, `mul_`, `div_`, `zero_`, `fill_`) guarded by the version
-//! counter.
+//! counter, and the checks and history of the in-place view ops (`restride`: `t_`,
+//! `squeeze_`, ..., which give `self` a new layout rather than new values).
 //!
 //! One mechanism serves them all: compute the out-of-place result from a pre-image of `self`
 //! (a copy carrying `self`'s history, so a rule that saved `self` keeps the old values), write
@@ -40,7 +41,7 @@ pub fn apply(
         return Err(Error::InplaceOnLeaf);
     }
     if dst.is_inference() && !crate::autograd::mode::is_inference_mode_enabled() {
-        return Err(Error::Runtime("Inplace update to inference tensor outside InferenceMode is not allowed.You can make a clone to get a normal tensor before doing inplace update.See https://github.com/pytorch/rfcs/pull/17 for more details.".into()));
+        return Err(Error::Runtime(INFERENCE_INPLACE.into()));
     }
     let tracking = grad_mode && (dst.requires_grad() || other.is_some_and(|o| o.requires_grad()));
     if grad_mode && dst.was_created_as_view() {
@@ -63,6 +64,56 @@ pub fn apply(
     }
     Ok(())
 }
+
+/// The in-place view ops (`t_`, `squeeze_`, ...; see `ops::shape`): `view(dst)` is the
+/// out-of-place view (recording its node when autograd records); the result is the handle
+/// that replaces `dst`: its layout, `dst`'s identity, the view's node, the version bumped.
+///
+/// The checks are those of a write (a leaf that requires grad, a view of one, an output of
+/// `split`/`chunk`/`unbind`, an inference tensor), in PyTorch's order and words. `dst` keeps
+/// its history when nothing records (under `no_grad`, as in PyTorch), and a non-leaf that
+/// retains its grad keeps receiving the grad of its value before the call (as in PyTorch,
+/// whose retain-grad hook stays on the old node for these ops).
+pub fn restride(dst: &Tensor, view: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    let grad_mode = is_grad_enabled();
+    if grad_mode && dst.is_leaf() && dst.requires_grad() {
+        return Err(Error::InplaceOnLeaf);
+    }
+    if dst.is_inference() && !crate::autograd::mode::is_inference_mode_enabled() {
+        return Err(Error::Runtime(INFERENCE_INPLACE.into()));
+    }
+    if grad_mode && dst.was_created_as_view() {
+        check_not_multi_output_view(dst)?;
+        if dst
+            .view_base()
+            .is_some_and(|b| b.is_leaf() && b.requires_grad())
+        {
+            return Err(Error::Runtime(VIEW_OF_LEAF.into()));
+        }
+    }
+    let out = view(dst)?;
+    let new = dst.restrided(out.layout().clone());
+    if let Some(node) = out.grad_fn() {
+        if new.meta().retains_grad {
+            // As PyTorch: `.grad` keeps receiving the grad of the value before the call
+            // (the old node's output), now through the new handle.
+            if let Some(old) = dst.grad_fn() {
+                let (nr, weak) = (dst.output_nr(), new.downgrade());
+                crate::autograd::hooks::with_node_hooks(old.id(), |h| {
+                    h.retain_grad.push((nr, weak))
+                })?;
+            }
+        }
+        new.set_grad_fn(Some(node), out.output_nr());
+    }
+    new.bump_version();
+    Ok(new)
+}
+
+const VIEW_OF_LEAF: &str =
+    "a view of a leaf Variable that requires grad is being used in an in-place operation.";
+
+const INFERENCE_INPLACE: &str = "Inplace update to inference tensor outside InferenceMode is not allowed.You can make a clone to get a normal tensor before doing inplace update.See https://github.com/pytorch/rfcs/pull/17 for more details.";
 
 /// PyTorch refuses in-place writes to the views that `split`, `chunk` and `unbind` return
 /// (their backward could not see the write).
@@ -114,10 +165,7 @@ fn apply_on_view(
     f: impl FnOnce(&Tensor) -> Result<Tensor>,
 ) -> Result<()> {
     if base.is_leaf() && base.requires_grad() {
-        return Err(Error::Runtime(
-            "a view of a leaf Variable that requires grad is being used in an in-place operation."
-                .into(),
-        ));
+        return Err(Error::Runtime(VIEW_OF_LEAF.into()));
     }
     let region = region_in(dst, base)?;
     let pre = dst.with_same_history(kernels::cast(dst, dst.dtype())?);

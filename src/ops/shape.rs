@@ -181,31 +181,33 @@ pub fn expand_i64(t: &Tensor, sizes: &[i64]) -> Result<Tensor> {
 
 /// `transpose(d0, d1)`: a view with two dims swapped (TransposeBackward0).
 pub fn transpose(t: &Tensor, d0: i64, d1: i64) -> Result<Tensor> {
+    transpose_named(t, d0, d1, "TransposeBackward0")
+}
+
+fn transpose_named(t: &Tensor, d0: i64, d1: i64, name: &'static str) -> Result<Tensor> {
     let (a, b) = (wrap_dim(d0, t.ndim())?, wrap_dim(d1, t.ndim())?);
     let out = t.alias_with_layout(swap_dims(t.layout(), a, b));
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Transpose {
-            dims: (a, b),
-            name: "TransposeBackward0",
-        })
+        Op::Shape(Backward::Transpose { dims: (a, b), name })
     })
 }
 
 /// `t()`: transpose of a tensor with at most 2 dims (TBackward0).
 pub fn t(x: &Tensor) -> Result<Tensor> {
+    t_named(x, "t", "TBackward0")
+}
+
+fn t_named(x: &Tensor, op: &str, name: &'static str) -> Result<Tensor> {
     if x.ndim() > 2 {
         return Err(Error::Runtime(format!(
-            "t() expects a tensor with <= 2 dimensions, but self is {}D",
+            "{op}() expects a tensor with <= 2 dimensions, but self is {}D",
             x.ndim()
         )));
     }
     let dims = if x.ndim() < 2 { (0, 0) } else { (0, 1) };
     let out = x.alias_with_layout(swap_dims(x.layout(), dims.0, dims.1));
     track(out, &[Some(x)], |_| {
-        Op::Shape(Backward::Transpose {
-            dims,
-            name: "TBackward0",
-        })
+        Op::Shape(Backward::Transpose { dims, name })
     })
 }
 
@@ -250,14 +252,15 @@ pub fn permute(t: &Tensor, dims: &[i64]) -> Result<Tensor> {
 
 /// `unsqueeze(dim)`: a view with a new size-1 dim (UnsqueezeBackward0).
 pub fn unsqueeze(t: &Tensor, dim: i64) -> Result<Tensor> {
+    unsqueeze_named(t, dim, "UnsqueezeBackward0")
+}
+
+fn unsqueeze_named(t: &Tensor, dim: i64, name: &'static str) -> Result<Tensor> {
     let d = wrap_dim(dim, t.ndim() + 1)?;
     let out = t.alias_with_layout(unsqueeze_layout(t.layout(), d));
     let shape = t.dims();
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Restride {
-            shape,
-            name: "UnsqueezeBackward0",
-        })
+        Op::Shape(Backward::Restride { shape, name })
     })
 }
 
@@ -285,22 +288,32 @@ pub fn squeeze(t: &Tensor, dims: Option<&[i64]>) -> Result<Tensor> {
 /// `squeeze` with the overload chosen by the caller: `list` is PyTorch's dims overload
 /// (SqueezeBackward2, also for a one-element tuple), else one dim (SqueezeBackward1).
 pub fn squeeze_as(t: &Tensor, dims: Option<&[i64]>, list: bool) -> Result<Tensor> {
+    const NAMES: [&str; 3] = ["SqueezeBackward0", "SqueezeBackward1", "SqueezeBackward2"];
+    squeeze_named(t, dims, list, NAMES)
+}
+
+/// `squeeze` under the node names of its three overloads (no dim, one dim, a list of dims).
+fn squeeze_named(
+    t: &Tensor,
+    dims: Option<&[i64]>,
+    list: bool,
+    names: [&'static str; 3],
+) -> Result<Tensor> {
     let nd = t.ndim();
     let (targets, name): (Dims, &'static str) = match dims {
-        None => ((0..nd).collect(), "SqueezeBackward0"),
+        None => ((0..nd).collect(), names[0]),
         Some(ds) => {
             let mut v = Dims::new();
             for &d in ds {
-                v.push(wrap_dim(d, nd)?);
+                let w = wrap_dim(d, nd)?;
+                if list && v.contains(&w) {
+                    return Err(Error::Runtime(format!(
+                        "dim {w} appears multiple times in the list of dims"
+                    )));
+                }
+                v.push(w);
             }
-            (
-                v,
-                if list {
-                    "SqueezeBackward2"
-                } else {
-                    "SqueezeBackward1"
-                },
-            )
+            (v, if list { names[2] } else { names[1] })
         }
     };
     let l = t.layout();
@@ -320,6 +333,38 @@ pub fn squeeze_as(t: &Tensor, dims: Option<&[i64]>, list: bool) -> Result<Tensor
     track(out, &[Some(t)], |_| {
         Op::Shape(Backward::Restride { shape, name })
     })
+}
+
+// ---- in-place views: `self` itself takes the view's layout -----------------------------
+//
+// PyTorch's `t_`, `transpose_`, `squeeze_` and `unsqueeze_` restride `self`. Here a tensor's
+// layout is fixed at creation (every op reads it without a lock), so each returns a new
+// handle to the same tensor (`Tensor::restrided`: same storage, version counter and view
+// base, a copy of the autograd metadata) that the Python wrapper puts in place of the old
+// one (`ops::inplace::restride` has the checks and the history). The node is the view's,
+// under PyTorch's name of the in-place overload (`TBackward1`, `SqueezeBackward3`, ...).
+
+/// `t_()`: `t()` in place (TBackward1).
+pub fn t_(x: &Tensor) -> Result<Tensor> {
+    super::inplace::restride(x, |x| t_named(x, "t_", "TBackward1"))
+}
+
+/// `transpose_(d0, d1)` (and `swapaxes_`/`swapdims_`): TransposeBackward1.
+pub fn transpose_(x: &Tensor, d0: i64, d1: i64) -> Result<Tensor> {
+    super::inplace::restride(x, |x| transpose_named(x, d0, d1, "TransposeBackward1"))
+}
+
+/// `unsqueeze_(dim)`: UnsqueezeBackward1.
+pub fn unsqueeze_(x: &Tensor, dim: i64) -> Result<Tensor> {
+    super::inplace::restride(x, |x| unsqueeze_named(x, dim, "UnsqueezeBackward1"))
+}
+
+/// `squeeze_()` / `squeeze_(dim)` / `squeeze_(dims)` (`list`, as in `squeeze_as`):
+/// SqueezeBackward3 / 4 / 5. A dim whose size is not 1 is left alone (the version still
+/// moves on, as in PyTorch).
+pub fn squeeze_(x: &Tensor, dims: Option<&[i64]>, list: bool) -> Result<Tensor> {
+    const NAMES: [&str; 3] = ["SqueezeBackward3", "SqueezeBackward4", "SqueezeBackward5"];
+    super::inplace::restride(x, |x| squeeze_named(x, dims, list, NAMES))
 }
 
 /// A view of `t` reshaped to `shape` under a given node name (for composite ops that end in

@@ -231,7 +231,7 @@ fn opt_grads(list: &Bound<'_, PyAny>, n: usize) -> PyResult<Vec<Option<Tensor>>>
         if item.is_none() {
             out.push(None);
         } else {
-            out.push(Some(item.downcast::<PyTensor>()?.get().tensor.clone()));
+            out.push(Some(item.downcast::<PyTensor>()?.borrow().tensor.clone()));
         }
     }
     Ok(out)

@@ -60,7 +60,7 @@ pub fn scalar_of(obj: &Bound<'_, PyAny>) -> PyResult<Option<Scalar>> {
 /// NotImplemented).
 pub fn operand_of(obj: &Bound<'_, PyAny>) -> PyResult<Option<PyOperand>> {
     if let Ok(t) = obj.downcast::<PyTensor>() {
-        return Ok(Some(PyOperand::Tensor(t.get().tensor.clone())));
+        return Ok(Some(PyOperand::Tensor(t.borrow().tensor.clone())));
     }
     Ok(scalar_of(obj)?.map(PyOperand::Scalar))
 }
@@ -91,7 +91,7 @@ fn int_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<i64> {
         )));
     }
     if let Ok(t) = obj.downcast::<PyTensor>() {
-        let t = &t.get().tensor;
+        let t = &t.borrow().tensor;
         if t.numel() == 1 && !t.dtype().is_floating_point() {
             if let Ok(Scalar::Int(i)) = t.item() {
                 return Ok(i);
@@ -203,7 +203,7 @@ fn type_is_ndarray(data: &Bound<'_, PyAny>) -> bool {
 
 pub fn tensor_from_data(data: &Bound<'_, PyAny>, dtype: Option<DType>) -> PyResult<Tensor> {
     if let Ok(t) = data.downcast::<PyTensor>() {
-        let t = &t.get().tensor;
+        let t = &t.borrow().tensor;
         return Ok(crate::kernels::cast(t, dtype.unwrap_or(t.dtype()))?);
     }
     // NumPy arrays of our dtypes: one copy of their memory, keeping the array's dtype.
@@ -258,7 +258,7 @@ fn as_sequence<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PySeq
         return Ok(Some(obj.downcast::<PySequence>()?.clone()));
     }
     if let Ok(t) = obj.downcast::<PyTensor>() {
-        let t = &t.get().tensor;
+        let t = &t.borrow().tensor;
         if t.ndim() > 0 {
             let list = PyTensor::to_pylist(obj.py(), t)?.into_bound(obj.py());
             return Ok(Some(list.downcast_into::<PySequence>()?));
@@ -277,7 +277,7 @@ fn infer_category(obj: &Bound<'_, PyAny>) -> PyResult<Category> {
         return Ok(Category::Integral);
     }
     if let Ok(t) = obj.downcast::<PyTensor>() {
-        return Ok(t.get().tensor.dtype().category());
+        return Ok(t.borrow().tensor.dtype().category());
     }
     if let Some(seq) = as_sequence(obj)? {
         let mut widest: Option<Category> = None;
@@ -345,7 +345,7 @@ impl Sink {
                 },
             }
         } else if let Ok(t) = obj.downcast::<PyTensor>() {
-            t.get().tensor.item()?
+            t.borrow().tensor.item()?
         } else {
             match scalar_of(obj)? {
                 Some(s) => s,

@@ -47,7 +47,7 @@ fn tensors_from(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Option<Tensor>>> {
             if x.is_none() {
                 Ok(None)
             } else {
-                Ok(Some(x.downcast::<PyTensor>()?.get().tensor.clone()))
+                Ok(Some(x.downcast::<PyTensor>()?.borrow().tensor.clone()))
             }
         })
         .collect()
@@ -340,7 +340,7 @@ impl CustomFunction for PyFunction {
                     continue;
                 }
                 match slot {
-                    Some(k) => out[*k] = Some(v.downcast::<PyTensor>()?.get().tensor.clone()),
+                    Some(k) => out[*k] = Some(v.downcast::<PyTensor>()?.borrow().tensor.clone()),
                     None => {
                         return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
                             "function {} returned a gradient different than None at position {}, but the corresponding forward input was not a Variable",
@@ -441,7 +441,7 @@ pub fn _function_record<'py>(
         match a.downcast::<PyTensor>() {
             Ok(t) => {
                 arg_inputs.push(Some(inputs.len()));
-                inputs.push(t.get().tensor.clone());
+                inputs.push(t.borrow().tensor.clone());
             }
             Err(_) => arg_inputs.push(None),
         }
@@ -450,7 +450,7 @@ pub fn _function_record<'py>(
         match ctx.getattr(name) {
             Ok(v) if !v.is_none() => v
                 .try_iter()?
-                .map(|x| Ok(x?.downcast::<PyTensor>()?.get().tensor.addr()))
+                .map(|x| Ok(x?.downcast::<PyTensor>()?.borrow().tensor.addr()))
                 .collect(),
             _ => Ok(Vec::new()),
         }
@@ -466,7 +466,7 @@ pub fn _function_record<'py>(
     for o in &out_items {
         match o.downcast::<PyTensor>() {
             Ok(t) => {
-                let tt = t.get().tensor.clone();
+                let tt = t.borrow().tensor.clone();
                 let is_input = inputs.iter().any(|i| i.ptr_eq(&tt));
                 if is_input && dirty.contains(&tt.addr()) {
                     // PyTorch bumps a dirty tensor's version once more after forward.
@@ -498,7 +498,7 @@ pub fn _function_record<'py>(
             saved.push(None);
             continue;
         }
-        let t = s.downcast::<PyTensor>()?.get().tensor.clone();
+        let t = s.downcast::<PyTensor>()?.borrow().tensor.clone();
         if record && t.is_inference() {
             return Err(pyo3::exceptions::PyRuntimeError::new_err(
                 crate::ops::INFERENCE_SAVED,
@@ -506,7 +506,7 @@ pub fn _function_record<'py>(
         }
         let out_pos = out_items.iter().position(|o| {
             o.downcast::<PyTensor>()
-                .is_ok_and(|x| x.get().tensor.ptr_eq(&t))
+                .is_ok_and(|x| x.borrow().tensor.ptr_eq(&t))
         });
         saved.push(Some(match (record, out_pos) {
             (true, Some(p)) => Saved::output(out_tensors[p].as_ref().unwrap_or(&t)),

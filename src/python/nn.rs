@@ -62,7 +62,7 @@ impl PyTensor {
         generator: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Self>> {
         let _ = generator;
-        nn::uniform_(&slf.get().tensor, from, to).map_err(py_err)?;
+        nn::uniform_(&slf.borrow().tensor, from, to).map_err(py_err)?;
         Ok(slf.clone())
     }
 
@@ -74,7 +74,7 @@ impl PyTensor {
         generator: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Self>> {
         let _ = generator;
-        nn::normal_(&slf.get().tensor, mean, std).map_err(py_err)?;
+        nn::normal_(&slf.borrow().tensor, mean, std).map_err(py_err)?;
         Ok(slf.clone())
     }
 }

@@ -18,7 +18,14 @@ use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 
-#[pyclass(name = "Tensor", module = "ferrograd", subclass, weakref, frozen)]
+/// The Python `Tensor`: one handle to a core tensor.
+///
+/// Not `frozen`: the in-place view ops (`t_`, `squeeze_`, ...) put a new handle (same
+/// storage, version counter and autograd identity, another layout) in place of `tensor`,
+/// because a core tensor's layout is fixed (read by every op without a lock). Reads borrow
+/// through PyO3's borrow flag; the only mutable borrow is `reseat`'s swap, which holds the
+/// GIL throughout, so a shared borrow (`Bound::borrow`) never meets it.
+#[pyclass(name = "Tensor", module = "ferrograd", subclass, weakref)]
 pub struct PyTensor {
     pub tensor: Tensor,
 }
@@ -26,6 +33,20 @@ pub struct PyTensor {
 impl PyTensor {
     pub fn new(tensor: Tensor) -> PyTensor {
         PyTensor { tensor }
+    }
+
+    /// An in-place view op: `f` gives the new handle, which replaces this wrapper's tensor;
+    /// returns `slf` itself (`x.t_() is x`). While another thread computes with this tensor
+    /// (having released the GIL) the swap is refused (PyO3's "Already borrowed").
+    pub fn reseat(
+        slf: &Bound<'_, PyTensor>,
+        f: impl FnOnce(&Tensor) -> CoreResult<Tensor>,
+    ) -> PyResult<Py<PyTensor>> {
+        let new = f(&slf.borrow().tensor)?;
+        let old = std::mem::replace(&mut slf.try_borrow_mut()?.tensor, new);
+        // Dropped after the borrow ends: releasing it may run Python code (hooks).
+        drop(old);
+        Ok(slf.clone().unbind())
     }
 
     /// Nested Python lists of the values (a Python number for a zero-dim tensor).
@@ -75,7 +96,7 @@ pub fn run<T: Send>(
 pub fn tensors_of(list: &Bound<'_, PyList>) -> PyResult<Vec<Tensor>> {
     list.iter()
         .map(|x| match x.downcast::<PyTensor>() {
-            Ok(t) => Ok(t.get().tensor.clone()),
+            Ok(t) => Ok(t.borrow().tensor.clone()),
             Err(_) => Err(type_error(format!(
                 "expected Tensor as element 0 in argument 0, but got {}",
                 x.get_type().name()?
@@ -274,7 +295,7 @@ impl PyTensor {
 
     #[pyo3(signature = (requires_grad=true))]
     fn requires_grad_(slf: &Bound<'_, Self>, requires_grad: bool) -> PyResult<Py<Self>> {
-        let t = &slf.get().tensor;
+        let t = &slf.borrow().tensor;
         if requires_grad && !t.dtype().is_floating_point() {
             // PyTorch words this one differently from the setter and the factories.
             return Err(runtime_error(
@@ -309,7 +330,7 @@ impl PyTensor {
             None => None,
             Some(g) if g.is_none() => None,
             Some(g) => match g.downcast::<PyTensor>() {
-                Ok(t) => Some(t.get().tensor.clone()),
+                Ok(t) => Some(t.borrow().tensor.clone()),
                 Err(_) => {
                     return Err(type_error(format!(
                         "assigned grad expected to be a Tensor or None but got grad of type {}",
@@ -356,10 +377,10 @@ impl PyTensor {
         let grads = [gradient.map(|g| g.tensor.clone())];
         if let Some(inputs) = inputs.filter(|i| !i.is_none()) {
             let inputs: Vec<Tensor> = match inputs.downcast::<PyTensor>() {
-                Ok(t) => vec![t.get().tensor.clone()],
+                Ok(t) => vec![t.borrow().tensor.clone()],
                 Err(_) => inputs
                     .try_iter()?
-                    .map(|x| Ok(x?.downcast::<PyTensor>()?.get().tensor.clone()))
+                    .map(|x| Ok(x?.downcast::<PyTensor>()?.borrow().tensor.clone()))
                     .collect::<PyResult<_>>()?,
             };
             if inputs.is_empty() {
@@ -421,7 +442,7 @@ impl PyTensor {
             if a.downcast::<PyDType>().is_ok() {
                 dtype = Some(dtype_of(&a)?);
             } else if let Ok(t) = a.downcast::<PyTensor>() {
-                dtype = Some(t.get().tensor.dtype());
+                dtype = Some(t.borrow().tensor.dtype());
             } else if a.is_instance_of::<PyString>() {
                 let s: String = a.extract()?;
                 if s != "cpu" {
@@ -528,6 +549,14 @@ impl PyTensor {
 
     fn t(&self) -> PyResult<PyTensor> {
         Ok(wrap(shape::t(&self.tensor)?))
+    }
+
+    fn t_(slf: &Bound<'_, Self>) -> PyResult<Py<Self>> {
+        PyTensor::reseat(slf, shape::t_)
+    }
+
+    fn transpose_(slf: &Bound<'_, Self>, dim0: i64, dim1: i64) -> PyResult<Py<Self>> {
+        PyTensor::reseat(slf, |t| shape::transpose_(t, dim0, dim1))
     }
 
     fn view_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
@@ -723,7 +752,7 @@ impl PyTensor {
         alpha: Option<f64>,
     ) -> PyResult<Py<Self>> {
         let b = operand_or_type_error("add_", other)?;
-        inplace::add_(&slf.get().tensor, b.as_operand(), alpha.unwrap_or(1.0))?;
+        inplace::add_(&slf.borrow().tensor, b.as_operand(), alpha.unwrap_or(1.0))?;
         Ok(slf.clone().unbind())
     }
 
@@ -734,30 +763,30 @@ impl PyTensor {
         alpha: Option<f64>,
     ) -> PyResult<Py<Self>> {
         let b = operand_or_type_error("sub_", other)?;
-        inplace::sub_(&slf.get().tensor, b.as_operand(), alpha.unwrap_or(1.0))?;
+        inplace::sub_(&slf.borrow().tensor, b.as_operand(), alpha.unwrap_or(1.0))?;
         Ok(slf.clone().unbind())
     }
 
     fn mul_(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<Self>> {
         let b = operand_or_type_error("mul_", other)?;
-        inplace::mul_(&slf.get().tensor, b.as_operand())?;
+        inplace::mul_(&slf.borrow().tensor, b.as_operand())?;
         Ok(slf.clone().unbind())
     }
 
     fn div_(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<Self>> {
         let b = operand_or_type_error("div_", other)?;
-        inplace::div_(&slf.get().tensor, b.as_operand())?;
+        inplace::div_(&slf.borrow().tensor, b.as_operand())?;
         Ok(slf.clone().unbind())
     }
 
     fn zero_(slf: &Bound<'_, Self>) -> PyResult<Py<Self>> {
-        inplace::zero_(&slf.get().tensor)?;
+        inplace::zero_(&slf.borrow().tensor)?;
         Ok(slf.clone().unbind())
     }
 
     fn fill_(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<Py<Self>> {
         let v = scalar_value(value, "fill_")?;
-        inplace::fill_(&slf.get().tensor, v.to_f64())?;
+        inplace::fill_(&slf.borrow().tensor, v.to_f64())?;
         Ok(slf.clone().unbind())
     }
 
@@ -911,9 +940,9 @@ impl PyTensor {
     }
 
     fn __format__(slf: &Bound<'_, Self>, spec: &str) -> PyResult<String> {
-        let t = &slf.get().tensor;
+        let t = &slf.borrow().tensor;
         if t.ndim() == 0 && !spec.is_empty() {
-            let item = slf.get().item(slf.py())?;
+            let item = slf.borrow().item(slf.py())?;
             return item
                 .bind(slf.py())
                 .call_method1("__format__", (spec,))?

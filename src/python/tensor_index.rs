@@ -38,7 +38,7 @@ fn int_arg(obj: &Bound<'_, PyAny>, func: &str, name: &str, pos: usize) -> PyResu
 /// A tensor argument: PyTorch's message for anything else.
 fn tensor_arg(obj: &Bound<'_, PyAny>, func: &str, name: &str, pos: usize) -> PyResult<Tensor> {
     match obj.downcast::<PyTensor>() {
-        Ok(t) => Ok(t.get().tensor.clone()),
+        Ok(t) => Ok(t.borrow().tensor.clone()),
         Err(_) => Err(type_error(format!(
             "{func}(): argument '{name}' (position {pos}) must be Tensor, not {}",
             type_name(obj)
@@ -49,7 +49,7 @@ fn tensor_arg(obj: &Bound<'_, PyAny>, func: &str, name: &str, pos: usize) -> PyR
 /// A value that may be a tensor or a Python number (`masked_fill`, `index_fill`, `scatter`).
 fn value_arg(obj: &Bound<'_, PyAny>, func: &str) -> PyResult<Value> {
     if let Ok(t) = obj.downcast::<PyTensor>() {
-        return Ok(Value::Tensor(t.get().tensor.clone()));
+        return Ok(Value::Tensor(t.borrow().tensor.clone()));
     }
     match scalar_of(obj)? {
         Some(s) => Ok(Value::Scalar(s)),
@@ -108,7 +108,7 @@ fn item_of(obj: &Bound<'_, PyAny>) -> PyResult<Item> {
     }
     if let Ok(t) = obj.downcast::<PyTensor>() {
         return Ok(Item::Tensor {
-            t: t.get().tensor.clone(),
+            t: t.borrow().tensor.clone(),
             from_sequence: false,
         });
     }
@@ -220,7 +220,7 @@ fn index_tensors(indices: &Bound<'_, PyAny>, func: &str) -> PyResult<Vec<Tensor>
         .iter()
         .enumerate()
         .map(|(i, x)| match x.downcast::<PyTensor>() {
-            Ok(t) => Ok(t.get().tensor.clone()),
+            Ok(t) => Ok(t.borrow().tensor.clone()),
             Err(_) => Err(type_error(format!(
                 "expected Tensor as element {i} in argument 0, but got {}",
                 type_name(x)
@@ -263,7 +263,7 @@ fn this(slf: &Bound<'_, PyTensor>) -> Py<PyTensor> {
 impl PyTensor {
     /// Iterating a tensor walks its first dim (`unbind(0)`, as PyTorch).
     fn __iter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let t = &slf.get().tensor;
+        let t = &slf.borrow().tensor;
         if t.ndim() == 0 {
             return Err(type_error("iteration over a 0-d tensor"));
         }
@@ -294,7 +294,7 @@ impl PyTensor {
         let (items, form) = index_items(index)?;
         let t = &self.tensor;
         let value = if let Ok(v) = value.downcast::<PyTensor>() {
-            SetValue::Tensor(v.get().tensor.clone())
+            SetValue::Tensor(v.borrow().tensor.clone())
         } else if let Some(s) = scalar_of(value)? {
             SetValue::Scalar(s)
         } else {
@@ -374,7 +374,7 @@ impl PyTensor {
         let d = int_arg(dim, "scatter_", "dim", 1)?;
         let i = tensor_arg(index, "scatter_", "index", 2)?;
         let src = scatter_src(src, value, reduce, "scatter_")?;
-        let t = &slf.get().tensor;
+        let t = &slf.borrow().tensor;
         run(slf.py(), t.numel(), || {
             index::scatter_(t, d, &i, src, false)
         })?;
@@ -406,7 +406,7 @@ impl PyTensor {
         let d = int_arg(dim, "scatter_add_", "dim", 1)?;
         let i = tensor_arg(index, "scatter_add_", "index", 2)?;
         let s = tensor_arg(src, "scatter_add_", "src", 3)?;
-        let t = &slf.get().tensor;
+        let t = &slf.borrow().tensor;
         run(slf.py(), t.numel(), || {
             index::scatter_(t, d, &i, Value::Tensor(s), true)
         })?;
@@ -434,7 +434,7 @@ impl PyTensor {
     ) -> PyResult<Py<Self>> {
         let m = tensor_arg(mask, "masked_fill_", "mask", 1)?;
         let v = value_arg(value, "masked_fill_")?;
-        let t = &slf.get().tensor;
+        let t = &slf.borrow().tensor;
         run(slf.py(), t.numel(), || index::masked_fill_(t, &m, v))?;
         Ok(this(slf))
     }
@@ -476,7 +476,7 @@ impl PyTensor {
         let d = int_arg(dim, "index_add_", "dim", 1)?;
         let i = tensor_arg(index, "index_add_", "index", 2)?;
         let s = tensor_arg(source, "index_add_", "source", 3)?;
-        let t = &slf.get().tensor;
+        let t = &slf.borrow().tensor;
         run(slf.py(), t.numel(), || {
             index::index_add_(t, d, &i, &s, alpha.unwrap_or(1.0))
         })?;
@@ -508,7 +508,7 @@ impl PyTensor {
         let d = int_arg(dim, "index_fill_", "dim", 1)?;
         let i = tensor_arg(index, "index_fill_", "index", 2)?;
         let v = value_arg(value, "index_fill_")?;
-        let t = &slf.get().tensor;
+        let t = &slf.borrow().tensor;
         run(slf.py(), t.numel(), || index::index_fill_(t, d, &i, v))?;
         Ok(this(slf))
     }
@@ -544,7 +544,7 @@ impl PyTensor {
     ) -> PyResult<Py<Self>> {
         let idx = index_tensors(indices, "index_put_")?;
         let v = tensor_arg(values, "index_put_", "values", 2)?;
-        let t = &slf.get().tensor;
+        let t = &slf.borrow().tensor;
         run(slf.py(), t.numel(), || {
             index::index_put_(t, &idx, &v, accumulate)
         })?;
@@ -559,7 +559,7 @@ impl PyTensor {
     ) -> PyResult<Py<Self>> {
         let _ = non_blocking;
         let s = tensor_arg(src, "copy_", "src", 1)?;
-        let t = &slf.get().tensor;
+        let t = &slf.borrow().tensor;
         run(slf.py(), t.numel(), || index::copy_(t, &s))?;
         Ok(this(slf))
     }

@@ -30,7 +30,7 @@ impl PyTensor {
     fn __rmatmul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyObject> {
         match other.downcast::<PyTensor>() {
             Ok(o) => {
-                let (a, b) = (&o.get().tensor, &self.tensor);
+                let (a, b) = (&o.borrow().tensor, &self.tensor);
                 let out = run(py, a.numel() + b.numel(), || linalg::matmul(a, b))?;
                 Ok(PyTensor::new(out).into_pyobject(py)?.into_any().unbind())
             }
@@ -96,6 +96,18 @@ impl PyTensor {
         Ok(PyTensor::new(shape::unsqueeze(&self.tensor, dim)?))
     }
 
+    fn unsqueeze_(slf: &Bound<'_, Self>, dim: i64) -> PyResult<Py<Self>> {
+        PyTensor::reseat(slf, |t| shape::unsqueeze_(t, dim))
+    }
+
+    /// `squeeze_(dim=None)`: the overloads of `squeeze`, in place (SqueezeBackward3/4/5).
+    #[pyo3(signature = (dim=None))]
+    fn squeeze_(slf: &Bound<'_, Self>, dim: Option<&Bound<'_, PyAny>>) -> PyResult<Py<Self>> {
+        let dims = super::convert::dims_arg(dim)?;
+        let seq = dim.is_some_and(|d| !d.is_none() && !d.is_instance_of::<pyo3::types::PyInt>());
+        PyTensor::reseat(slf, |t| shape::squeeze_(t, dims.as_deref(), seq))
+    }
+
     #[pyo3(signature = (dim=None))]
     fn squeeze(&self, dim: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
         let dims = super::convert::dims_arg(dim)?;
@@ -117,7 +129,7 @@ impl PyTensor {
         beta: f64,
         alpha: f64,
     ) -> PyResult<Py<Self>> {
-        let (i, a, b) = (&slf.get().tensor, &mat1.tensor, &mat2.tensor);
+        let (i, a, b) = (&slf.borrow().tensor, &mat1.tensor, &mat2.tensor);
         // Either factor requiring grad makes the write tracked.
         let other = if a.requires_grad() { a } else { b };
         run(slf.py(), a.numel() + b.numel(), || {
@@ -139,7 +151,7 @@ pub fn einsum(equation: &str, operands: &Bound<'_, PyTuple>) -> PyResult<PyTenso
             operands.iter().collect()
         };
     for o in items {
-        ts.push(o.downcast::<PyTensor>()?.get().tensor.clone());
+        ts.push(o.downcast::<PyTensor>()?.borrow().tensor.clone());
     }
     Ok(PyTensor::new(linalg::einsum(equation, &ts)?))
 }

@@ -61,7 +61,7 @@ fn in_place(
     other: Option<&Tensor>,
     f: impl FnOnce(&Tensor) -> CoreResult<Tensor> + Send,
 ) -> PyResult<Py<PyTensor>> {
-    let t = &slf.get().tensor;
+    let t = &slf.borrow().tensor;
     call(slf.py(), t.numel(), || inplace::apply(t, other, f))?;
     Ok(slf.clone().unbind())
 }
@@ -73,7 +73,7 @@ fn type_name(obj: &Bound<'_, PyAny>) -> PyResult<String> {
 /// A tensor argument, or PyTorch's "f(): argument 'x' (position n) must be Tensor, not T".
 fn tensor_arg(obj: &Bound<'_, PyAny>, f: &str, arg: &str, pos: usize) -> PyResult<Tensor> {
     match obj.downcast::<PyTensor>() {
-        Ok(t) => Ok(t.get().tensor.clone()),
+        Ok(t) => Ok(t.borrow().tensor.clone()),
         Err(_) => Err(type_error(format!(
             "{f}(): argument '{arg}' (position {pos}) must be Tensor, not {}",
             type_name(obj)?
@@ -864,8 +864,8 @@ impl PyTensor {
         let (Ok(cond), Some(y)) = (condition.downcast::<PyTensor>(), operand_of(other)?) else {
             return Err(bad(condition, other)?);
         };
-        let cond = cond.get().tensor.clone();
-        let x = &slf.get().tensor;
+        let cond = cond.borrow().tensor.clone();
+        let x = &slf.borrow().tensor;
         new_tensor(slf.py(), x.numel(), || {
             arith::where_(&cond, Operand::Tensor(x), y.as_operand())
         })
@@ -990,7 +990,7 @@ fn where_function(
             ],
         ));
     };
-    let cond = cond.get().tensor.clone();
+    let cond = cond.borrow().tensor.clone();
     let out = new_tensor(py, cond.numel(), || {
         arith::where_(&cond, xo.as_operand(), yo.as_operand())
     })?;
@@ -1062,7 +1062,7 @@ fn elu(py: Python<'_>, input: &Bound<'_, PyAny>, alpha: f64) -> PyResult<PyTenso
 #[pyfunction]
 #[pyo3(signature = (input, alpha=1.0))]
 fn elu_(input: &Bound<'_, PyTensor>, alpha: f64) -> PyResult<Py<PyTensor>> {
-    let t = &input.get().tensor;
+    let t = &input.borrow().tensor;
     call(input.py(), t.numel(), || unary::elu_(t, alpha))?;
     Ok(input.clone().unbind())
 }
@@ -1077,7 +1077,7 @@ fn leaky_relu(py: Python<'_>, input: &Bound<'_, PyAny>, negative_slope: f64) -> 
 #[pyfunction]
 #[pyo3(signature = (input, negative_slope=0.01))]
 fn leaky_relu_(input: &Bound<'_, PyTensor>, negative_slope: f64) -> PyResult<Py<PyTensor>> {
-    let t = &input.get().tensor;
+    let t = &input.borrow().tensor;
     call(input.py(), t.numel(), || {
         unary::leaky_relu_(t, negative_slope)
     })?;

@@ -33,7 +33,7 @@ fn int_of(obj: &Bound<'_, PyAny>) -> Option<i64> {
         return obj.extract::<i64>().ok();
     }
     if let Ok(t) = obj.downcast::<PyTensor>() {
-        let t = &t.get().tensor;
+        let t = &t.borrow().tensor;
         if t.numel() == 1 && t.ndim() == 0 && t.dtype() == DType::I64 {
             return t.item().ok().map(|s| s.to_f64() as i64);
         }
@@ -359,7 +359,7 @@ impl PyTensor {
         let fname = if prod { "cumprod_" } else { "cumsum_" };
         let d = dim_int(dim, fname)?;
         let dtype = opt_dtype(dtype)?;
-        let own = slf.get().tensor.dtype();
+        let own = slf.borrow().tensor.dtype();
         if let Some(d) = dtype.filter(|&d| d != own) {
             let c_name = |d: DType| match d {
                 DType::Bool => "bool",
@@ -373,7 +373,7 @@ impl PyTensor {
                 c_name(d)
             )));
         }
-        inplace::apply(&slf.get().tensor, None, |pre| {
+        inplace::apply(&slf.borrow().tensor, None, |pre| {
             if prod {
                 reduce::cumprod(pre, d, dtype)
             } else {

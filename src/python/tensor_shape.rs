@@ -133,7 +133,7 @@ fn tensor_list(obj: &Bound<'_, PyAny>, func: &str) -> PyResult<Vec<Tensor>> {
         .map(|(i, x)| {
             let x = x?;
             match x.downcast::<PyTensor>() {
-                Ok(t) => Ok(t.get().tensor.clone()),
+                Ok(t) => Ok(t.borrow().tensor.clone()),
                 Err(_) => Err(type_error(format!(
                     "expected Tensor as element {i} in argument 0, but got {}",
                     type_name(&x)
@@ -185,7 +185,7 @@ impl PyTensor {
     ) -> PyResult<Py<PyAny>> {
         let s = opt_int(start_dim, 0, "flatten", "start_dim", 1)?;
         let e = opt_int(end_dim, -1, "flatten", "end_dim", 2)?;
-        let t = &slf.get().tensor;
+        let t = &slf.borrow().tensor;
         let out = shape::flatten(t, s, e)?;
         if out.ptr_eq(t) {
             return Ok(slf.clone().into_any().unbind());
@@ -224,7 +224,7 @@ impl PyTensor {
     #[getter(mT)]
     fn matrix_t(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
-        let t = &slf.get().tensor;
+        let t = &slf.borrow().tensor;
         if t.ndim() == 0 {
             warn_once(
                 py,
@@ -267,6 +267,26 @@ impl PyTensor {
         let a = int_arg(dim0, "swapdims", "dim0", 1)?;
         let b = int_arg(dim1, "swapdims", "dim1", 2)?;
         wrap(shape::transpose(&self.tensor, a, b))
+    }
+
+    fn swapaxes_(
+        slf: &Bound<'_, Self>,
+        axis0: &Bound<'_, PyAny>,
+        axis1: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<Self>> {
+        let a = int_arg(axis0, "swapaxes_", "axis0", 1)?;
+        let b = int_arg(axis1, "swapaxes_", "axis1", 2)?;
+        PyTensor::reseat(slf, |t| shape::transpose_(t, a, b))
+    }
+
+    fn swapdims_(
+        slf: &Bound<'_, Self>,
+        dim0: &Bound<'_, PyAny>,
+        dim1: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<Self>> {
+        let a = int_arg(dim0, "swapdims_", "dim0", 1)?;
+        let b = int_arg(dim1, "swapdims_", "dim1", 2)?;
+        PyTensor::reseat(slf, |t| shape::transpose_(t, a, b))
     }
 
     #[pyo3(signature = (offset=None, dim1=None, dim2=None))]
@@ -404,14 +424,14 @@ impl PyTensor {
     #[pyo3(signature = (diagonal=None))]
     fn tril_(slf: &Bound<'_, Self>, diagonal: Option<&Bound<'_, PyAny>>) -> PyResult<Py<Self>> {
         let diagonal = opt_int(diagonal, 0, "tril_", "diagonal", 1)?;
-        shape::tril_(&slf.get().tensor, diagonal)?;
+        shape::tril_(&slf.borrow().tensor, diagonal)?;
         Ok(slf.clone().unbind())
     }
 
     #[pyo3(signature = (diagonal=None))]
     fn triu_(slf: &Bound<'_, Self>, diagonal: Option<&Bound<'_, PyAny>>) -> PyResult<Py<Self>> {
         let diagonal = opt_int(diagonal, 0, "triu_", "diagonal", 1)?;
-        shape::triu_(&slf.get().tensor, diagonal)?;
+        shape::triu_(&slf.borrow().tensor, diagonal)?;
         Ok(slf.clone().unbind())
     }
 
@@ -523,7 +543,7 @@ impl PyTensor {
             None => Param::Float(0.5),
             Some(p) => match p.downcast::<PyTensor>() {
                 Ok(t) => {
-                    pt = t.get().tensor.clone();
+                    pt = t.borrow().tensor.clone();
                     Param::Tensor(&pt)
                 }
                 Err(_) => Param::Float(p.extract::<f64>().map_err(|_| {
@@ -534,7 +554,7 @@ impl PyTensor {
                 })?),
             },
         };
-        creation::bernoulli_(&slf.get().tensor, p).map_err(py_err)?;
+        creation::bernoulli_(&slf.borrow().tensor, p).map_err(py_err)?;
         Ok(slf.clone().unbind())
     }
 
@@ -626,7 +646,7 @@ fn stack(
 /// A number argument (`start`, `end`, ...), also given as a one-element tensor.
 fn number(obj: &Bound<'_, PyAny>, func: &str, name: &str) -> PyResult<f64> {
     if let Ok(t) = obj.downcast::<PyTensor>() {
-        return Ok(t.get().tensor.item()?.to_f64());
+        return Ok(t.borrow().tensor.item()?.to_f64());
     }
     match scalar_of(obj)? {
         Some(s) => Ok(s.to_f64()),
@@ -783,7 +803,7 @@ fn param_of<'a>(
     keep: &'a mut Option<Tensor>,
 ) -> PyResult<Option<Param<'a>>> {
     if let Ok(t) = obj.downcast::<PyTensor>() {
-        *keep = Some(t.get().tensor.clone());
+        *keep = Some(t.borrow().tensor.clone());
         return Ok(keep.as_ref().map(Param::Tensor));
     }
     Ok(scalar_of(obj)?.map(|s| Param::Float(s.to_f64())))
