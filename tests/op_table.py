@@ -846,7 +846,14 @@ OPS = [
     ),
     _op("copy_", "convert", "m", "x.clone().copy_(k)", "x.clone().copy_(v, non_blocking=False)"),
     _op("zero_", "convert", "fm", "x.clone().zero_()", "L.zero_(x.clone())"),
-    _op("fill_", "convert", "fm", "x.clone().fill_(value=2.5)", "L.fill_(x.clone(), value=1)"),
+    _op(
+        "fill_",
+        "convert",
+        "fm",
+        "x.clone().fill_(value=2.5)",
+        "L.fill_(x.clone(), value=1)",
+        "x.clone().fill_(value=L.tensor(-1.5, dtype=L.float64))",
+    ),
 ]
 
 NAMES = [op.name for op in OPS]
@@ -873,7 +880,6 @@ DIVERGENCES = [
     "the call. `as_strided_` (like `as_strided`) is missing.",
     "`clone()` always copies row-major; PyTorch's default (`preserve_format`) keeps the "
     "strides of a dense non-contiguous input. `memory_format=` is accepted and ignored.",
-    "`fill_` takes a number only; PyTorch also takes a 0-dim tensor (`FillBackward3`).",
     "In-place writes to the outputs of `split`/`chunk`/`unbind` are refused as in PyTorch, "
     "but not yet writes to views of those outputs, nor reading them after their base was "
     "modified in place.",

@@ -39,6 +39,7 @@ SPEC_TO_OP = {
     "rfloordiv": "floor_divide",
     "arctan_fn": "atan",
     "index_put_acc": "index_put",
+    "fill_tensor": "fill_",
 }
 
 # Operations that another operation's entries also draw (test_shape_ops' "cat" entry calls

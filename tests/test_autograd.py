@@ -871,6 +871,73 @@ def test_fill_node_name_matches_torch():
     assert y.grad_fn.name() == "FillBackward2"
 
 
+FILL_TENSOR_CASES = [
+    # (dst, value, dst requires grad, value requires grad)
+    ("float32", "float32", True, True),
+    ("float32", "float64", True, False),
+    ("float64", "float32", False, True),
+    ("float32", "int64", True, False),
+    ("int64", "float64", False, False),
+    ("bool", "float32", False, False),
+]
+
+
+@pytest.mark.parametrize("dst, val, dst_grad, val_grad", FILL_TENSOR_CASES)
+def test_fill_with_a_zero_dim_tensor_matches_torch(dst, val, dst_grad, val_grad):
+    """``fill_(tensor)``: FillBackward3, the value's grad is the sum of the grad, the old
+    values' grad is zero; dtypes cast as PyTorch."""
+    torch = pytest.importorskip("torch")
+
+    def run(L):
+        x = L.tensor([[0.5, -1.0, 2.0], [3.0, 0.0, -2.5]], dtype=getattr(L, dst))
+        v = L.tensor(2.75, dtype=getattr(L, val))
+        if dst_grad:
+            x.requires_grad_()
+        if val_grad:
+            v.requires_grad_()
+        y = x * 1 if dst_grad else x
+        out = y.fill_(v)
+        assert out is y
+        res = [y.tolist(), str(y.dtype).split(".")[-1], y._version, y.requires_grad]
+        if y.requires_grad:
+            res.append(y.grad_fn.name())
+            res.append([f.name() if f else None for f, _ in y.grad_fn.next_functions])
+            w = L.arange(6.0).reshape(2, 3).to(y.dtype)
+            (y * w).sum().backward()
+            res.append(x.grad.tolist() if dst_grad and x.grad is not None else None)
+            res.append(v.grad.tolist() if v.grad is not None else None)
+        return res
+
+    assert run(ferrograd) == run(torch)
+
+
+@pytest.mark.parametrize(
+    "value, msg",
+    [
+        (
+            lambda L: L.ones(1),
+            "fill_ only supports 0-dimension value tensor but got tensor with 1 dimensions.",
+        ),
+        (
+            lambda L: L.ones(2, 2),
+            "fill_ only supports 0-dimension value tensor but got tensor with 2 dimensions.",
+        ),
+    ],
+)
+def test_fill_with_a_tensor_that_is_not_zero_dim_is_refused(value, msg):
+    x = ferrograd.zeros(2)
+    assert error_of(lambda: x.fill_(value(ferrograd))) == (RuntimeError, msg)
+    assert x._version == 0
+
+
+@pytest.mark.parametrize("value", ["a", None])
+def test_fill_with_a_non_number_is_a_type_error_as_torch(value):
+    torch = pytest.importorskip("torch")
+    got = error_of(lambda: ferrograd.zeros(2).fill_(value))
+    want = error_of(lambda: torch.zeros(2).fill_(value))
+    assert got == want
+
+
 def test_inplace_through_a_view_of_a_leaf_is_refused():
     x = ferrograd.ones(2, requires_grad=True)
     v = x.view(2)

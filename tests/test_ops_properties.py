@@ -235,6 +235,14 @@ REGISTRY = [
     OpSpec("zero_", lambda L, x: (x * 1).zero_(), np.zeros_like),
     OpSpec("fill_", lambda L, x: (x * 1).fill_(1.5), lambda x: np.full_like(x, 1.5)),
     OpSpec(
+        # A 0-dim tensor value (FillBackward3): its grad is the grad's sum. (`+ 0 * v` gives
+        # the promoted dtype the harness expects; casts are test_autograd's.)
+        "fill_tensor",
+        lambda L, x, v: (x * 1 + 0 * v).fill_(v.double().sum()),
+        lambda x, v: np.full_like(x, v.sum()),
+        arity=2,
+    ),
+    OpSpec(
         "to_float64",
         lambda L, x: x.to(L.float64),
         lambda x: x,

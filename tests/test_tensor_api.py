@@ -396,3 +396,45 @@ def test_aliasing_matches_torch():
         return [base.tolist(), v.tolist(), r.tolist(), t.tolist(), base._version, v.stride()]
 
     assert run(ferrograd) == run(torch)
+
+
+# ---- element in x -------------------------------------------------------------------------
+
+CONTAINS = [
+    lambda L: 2.0 in L.tensor([[1.0, 2.0], [3.0, 4.0]]),
+    lambda L: 5 in L.tensor([[1.0, 2.0], [3.0, 4.0]]),
+    lambda L: True in L.tensor([0.0, 1.0]),
+    lambda L: 3 in L.tensor([1, 2, 3]),
+    lambda L: 1.0 in L.tensor([]),
+    lambda L: L.tensor([1.0, 2.0]) in L.tensor([[1.0, 2.0], [3.0, 4.0]]),
+    lambda L: L.tensor([1.0, 5.0]) in L.tensor([[0.0, 2.0], [3.0, 4.0]]),
+    lambda L: L.tensor(4.0) in L.tensor([[1.0, 2.0], [3.0, 4.0]]),
+    lambda L: L.ones(3) in L.ones(2, 2),
+    lambda L: "a" in L.ones(2),
+    lambda L: None in L.ones(2),
+    lambda L: [1.0] in L.ones(2),
+    lambda L: (1,) in L.ones(2),
+]
+
+
+@pytest.mark.parametrize("case", CONTAINS)
+def test_contains_matches_torch(case):
+    """``element in x`` is PyTorch's ``(element == x).any().item()``, for a tensor or a
+    number; anything else is PyTorch's RuntimeError (not a search through the rows)."""
+    torch = pytest.importorskip("torch")
+
+    def run(L):
+        try:
+            return case(L)
+        except Exception as e:  # noqa: BLE001 - compared with torch's
+            return type(e), str(e).split("\nException raised from")[0]
+
+    assert run(ferrograd) == run(torch)
+
+
+def test_contains():
+    x = ferrograd.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert 2.0 in x and 5 not in x
+    assert ferrograd.tensor([1.0, 2.0]) in x
+    with pytest.raises(RuntimeError, match="only supports Tensor or scalar, but you passed"):
+        _ = "a" in x

@@ -1019,6 +1019,8 @@ pub enum Backward {
     Overwrite {
         name: &'static str,
     },
+    /// `fill_(value)` with a 0-dim tensor: every element's grad reaches `value`.
+    Fill,
 }
 
 impl Backward {
@@ -1052,6 +1054,7 @@ impl Backward {
             Backward::RPowScalar { .. } => "PowBackward2",
             Backward::NotImplemented { .. } => "torch::autograd::NotImplemented",
             Backward::Overwrite { name } => name,
+            Backward::Fill => "FillBackward3",
         }
     }
 
@@ -1226,6 +1229,10 @@ impl Backward {
                 )))
             }
             Backward::Overwrite { .. } => smallvec![Some(mul(g, scalar_t(0.0))?)],
+            Backward::Fill => smallvec![
+                Some(mul(g, scalar_t(0.0))?),
+                Some(super::reduce::sum(g, None, false, None)?)
+            ],
         })
     }
 }

@@ -1,6 +1,6 @@
-//! In-place ops (`add_`, `sub_`, `mul_`, `div_`, `zero_`, `fill_`) guarded by the version
-//! counter, and the checks and history of the in-place view ops (`restride`: `t_`,
-//! `squeeze_`, ..., which give `self` a new layout rather than new values).
+//! In-place ops (`add_`, `sub_`, `mul_`, `div_`, `zero_`, `fill_` of a number or a 0-dim
+//! tensor) guarded by the version counter, and the checks and history of the in-place view
+//! ops (`restride`: `t_`, `squeeze_`, ..., which give `self` a new layout, not new values).
 //!
 //! One mechanism serves them all: compute the out-of-place result from a pre-image of `self`
 //! (a copy carrying `self`'s history, so a rule that saved `self` keeps the old values), write
@@ -310,6 +310,24 @@ pub fn div_(dst: &Tensor, other: Operand) -> Result<()> {
 
 pub fn fill_(dst: &Tensor, value: f64) -> Result<()> {
     overwrite(dst, value, "FillBackward2")
+}
+
+/// `fill_(value)` with a 0-dim tensor (FillBackward3): `value`'s grad is the sum of the
+/// grad, `dst`'s old values get zeros.
+pub fn fill_tensor_(dst: &Tensor, value: &Tensor) -> Result<()> {
+    if value.ndim() != 0 {
+        return Err(Error::Runtime(format!(
+            "fill_ only supports 0-dimension value tensor but got tensor with {} dimensions.",
+            value.ndim()
+        )));
+    }
+    let v = value.item()?.to_f64();
+    apply(dst, Some(value), |pre| {
+        let out = Tensor::full(pre.shape(), v, pre.dtype())?;
+        track(out, &[Some(pre), Some(value)], |_| {
+            Op::Arith(arith::Backward::Fill)
+        })
+    })
 }
 
 pub fn zero_(dst: &Tensor) -> Result<()> {

@@ -115,16 +115,6 @@ fn operand_or_type_error(name: &str, other: &Bound<'_, PyAny>) -> PyResult<PyOpe
     }
 }
 
-fn scalar_value(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Scalar> {
-    match super::convert::scalar_of(obj)? {
-        Some(s) => Ok(s),
-        None => Err(type_error(format!(
-            "{name}(): argument 'value' must be Number, not {}",
-            obj.get_type().name()?
-        ))),
-    }
-}
-
 static SIZE_TYPE: GILOnceCell<PyObject> = GILOnceCell::new();
 
 fn size_object<'py>(py: Python<'py>, dims: &[usize]) -> PyResult<Bound<'py, PyAny>> {
@@ -784,8 +774,22 @@ impl PyTensor {
         Ok(slf.clone().unbind())
     }
 
+    /// `fill_(value)`: a number, or a 0-dim tensor (whose grad is then the sum of the grad).
     fn fill_(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<Py<Self>> {
-        let v = scalar_value(value, "fill_")?;
+        if let Ok(v) = value.downcast::<PyTensor>() {
+            inplace::fill_tensor_(&slf.borrow().tensor, &v.borrow().tensor)?;
+            return Ok(slf.clone().unbind());
+        }
+        let v = super::convert::scalar_of(value)?.ok_or_else(|| {
+            let ty = value
+                .get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default();
+            type_error(format!(
+                "fill_() received an invalid combination of arguments - got ({ty}), but expected one of:\n * (Tensor value)\n      didn't match because some of the arguments have invalid types: (!{ty}!)\n * (Number value)\n      didn't match because some of the arguments have invalid types: (!{ty}!)\n"
+            ))
+        })?;
         inplace::fill_(&slf.borrow().tensor, v.to_f64())?;
         Ok(slf.clone().unbind())
     }
@@ -883,6 +887,23 @@ impl PyTensor {
         };
         let out = arith::compare(&self.tensor, b.as_operand(), op)?;
         Ok(wrap(out).into_pyobject(py)?.into_any().unbind())
+    }
+
+    /// `element in x`: PyTorch's `(element == x).any().item()`, for a tensor or a number.
+    fn __contains__(&self, element: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let eq = match operand_of(element)? {
+            Some(PyOperand::Tensor(e)) => {
+                arith::compare(&e, Operand::Tensor(&self.tensor), CmpOp::Eq)?
+            }
+            Some(b) => arith::compare(&self.tensor, b.as_operand(), CmpOp::Eq)?,
+            None => {
+                return Err(runtime_error(format!(
+                    "Tensor.__contains__ only supports Tensor or scalar, but you passed in a {}.",
+                    element.get_type().str()?
+                )))
+            }
+        };
+        Ok(eq.to_vec::<bool>().into_iter().any(|b| b))
     }
 
     fn __hash__(&self) -> usize {
