@@ -411,6 +411,61 @@ CASES = [
         "len() of a 0-d tensor",
     ),
     (
+        "sum(keepdim=) without dim",
+        lambda lib: lib.ones(2, 3).sum(keepdim=True),
+        TypeError,
+        "sum() received an invalid combination of arguments - got (keepdim=bool, ), but "
+        "expected one of:\n * (*, torch.dtype dtype = None)\n * (tuple of ints dim, bool "
+        "keepdim = False, *, torch.dtype dtype = None)\n",
+    ),
+    (
+        "ferrograd.sum(x, keepdim=) without dim",
+        lambda lib: lib.sum(lib.ones(2, 3), keepdim=False),
+        TypeError,
+        "sum() received an invalid combination of arguments - got (Tensor, keepdim=bool), but "
+        "expected one of:\n * (Tensor input, *, torch.dtype dtype = None)\n * (Tensor input, "
+        "tuple of ints dim, bool keepdim = False, *, torch.dtype dtype = None, Tensor out = "
+        "None)\n",
+    ),
+    (
+        "mean(keepdim=) without dim",
+        lambda lib: lib.ones(2, 3).mean(keepdim=1),
+        TypeError,
+        "mean() received an invalid combination of arguments - got (keepdim=int, ), but "
+        "expected one of:\n * (*, torch.dtype dtype = None)\n * (tuple of ints dim, bool "
+        "keepdim = False, *, torch.dtype dtype = None)\n",
+    ),
+    (
+        "ferrograd.mean(x, keepdim=) without dim",
+        lambda lib: lib.mean(lib.ones(2, 3), keepdim=True),
+        TypeError,
+        "mean() received an invalid combination of arguments - got (Tensor, keepdim=bool), "
+        "but expected one of:\n * (Tensor input, *, torch.dtype dtype = None, Tensor out = "
+        "None)\n * (Tensor input, tuple of ints dim, bool keepdim = False, *, torch.dtype "
+        "dtype = None, Tensor out = None)\n",
+    ),
+    (
+        "sum(keepdim=, dtype=) without dim",
+        lambda lib: lib.ones(2, 3).sum(keepdim=True, dtype=lib.float64),
+        TypeError,
+        'sum() missing 1 required positional arguments: "dim"',
+    ),
+    (
+        "mean(keepdim=, dtype=None) without dim",
+        lambda lib: lib.ones(2, 3).mean(keepdim=True, dtype=None),
+        TypeError,
+        'mean() missing 1 required positional arguments: "dim"',
+    ),
+    (
+        "ferrograd.mean(x, keepdim=, dtype=) without dim",
+        lambda lib: lib.mean(lib.ones(2, 3), keepdim=True, dtype=lib.float64),
+        TypeError,
+        "mean() received an invalid combination of arguments - got (Tensor, dtype=torch.dtype, "
+        "keepdim=bool), but expected one of:\n * (Tensor input, *, torch.dtype dtype = None, "
+        "Tensor out = None)\n * (Tensor input, tuple of ints dim, bool keepdim = False, *, "
+        "torch.dtype dtype = None, Tensor out = None)\n",
+    ),
+    (
         "mean of an int tensor",
         lambda lib: lib.tensor([1, 2]).mean(),
         NotImplementedError,

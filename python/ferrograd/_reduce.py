@@ -27,18 +27,69 @@ __all__ = [
 
 _NO_DIM = object()
 
+# PyTorch's overloads of sum / mean, as its argument parser lists them: (method, function).
+_SUM_OVERLOADS = (
+    (
+        "(*, torch.dtype dtype = None)",
+        "(tuple of ints dim, bool keepdim = False, *, torch.dtype dtype = None)",
+    ),
+    (
+        "(Tensor input, *, torch.dtype dtype = None)",
+        "(Tensor input, tuple of ints dim, bool keepdim = False, *, torch.dtype dtype = None, "
+        "Tensor out = None)",
+    ),
+)
+_OVERLOADS = {
+    "sum": _SUM_OVERLOADS,
+    "mean": (
+        _SUM_OVERLOADS[0],
+        (
+            "(Tensor input, *, torch.dtype dtype = None, Tensor out = None)",
+            _SUM_OVERLOADS[1][1],
+        ),
+    ),
+}
+
+
+def _keepdim_without_dim(name, keepdim, dtype, function):
+    """PyTorch has no overload of sum / mean taking ``keepdim`` without ``dim``: its error.
+    (``ferrograd.mean(x, keepdim=..., dtype=...)`` lists the keywords in that order reversed,
+    as PyTorch does; it cannot see the order they were given in.)"""
+    kind = type(keepdim).__name__
+    if dtype is not _NO_DIM:
+        if not (function and name == "mean"):
+            return TypeError(f'{name}() missing 1 required positional arguments: "dim"')
+        dkind = "NoneType" if dtype is None else "torch.dtype"
+        got = f"Tensor, dtype={dkind}, keepdim={kind}"
+    else:
+        got = f"Tensor, keepdim={kind}" if function else f"keepdim={kind}, "
+    expected = "".join(f" * {o}\n" for o in _OVERLOADS[name][function])
+    return TypeError(
+        f"{name}() received an invalid combination of arguments - got ({got}), "
+        f"but expected one of:\n{expected}"
+    )
+
+
+def _reduce(method, input, dim, keepdim, dtype, function):
+    name = method.__name__
+    if dim is _NO_DIM:
+        if keepdim is not _NO_DIM:
+            raise _keepdim_without_dim(name, keepdim, dtype, function)
+        return method(input, dtype=None if dtype is _NO_DIM else dtype)
+    if dim is None:
+        dim = tuple(range(input.dim()))
+    keepdim = False if keepdim is _NO_DIM else keepdim
+    return method(input, dim, keepdim, dtype=None if dtype is _NO_DIM else dtype)
+
 
 def _dim_overload(method):
     """``x.sum(dim=None)`` is PyTorch's dim overload (SumBackward1 / MeanBackward1) over all
     dims, unlike ``x.sum()``; the binding cannot tell an explicit None from no argument, so
-    an explicit None is passed on as every dim."""
+    an explicit None is passed on as every dim. ``keepdim`` without ``dim`` is refused, as
+    PyTorch does."""
 
-    def wrapper(self, dim=_NO_DIM, keepdim=False, *, dtype=None):
-        if dim is _NO_DIM:
-            return method(self, keepdim=keepdim, dtype=dtype)
-        if dim is None:
-            dim = tuple(range(self.dim()))
-        return method(self, dim, keepdim, dtype=dtype)
+    def wrapper(self, dim=_NO_DIM, keepdim=_NO_DIM, *, dtype=_NO_DIM):
+        return _reduce(method, self, dim, keepdim, dtype, function=False)
 
     wrapper.__name__ = method.__name__
     wrapper.__qualname__ = f"Tensor.{method.__name__}"
@@ -46,20 +97,17 @@ def _dim_overload(method):
     return wrapper
 
 
-Tensor.sum = _dim_overload(Tensor.sum)
-Tensor.mean = _dim_overload(Tensor.mean)
+_SUM, _MEAN = Tensor.sum, Tensor.mean
+Tensor.sum = _dim_overload(_SUM)
+Tensor.mean = _dim_overload(_MEAN)
 
 
-def sum(input, dim=_NO_DIM, keepdim=False, *, dtype=None):  # noqa: A001
-    if dim is _NO_DIM:
-        return input.sum(keepdim=keepdim, dtype=dtype)
-    return input.sum(dim, keepdim, dtype=dtype)
+def sum(input, dim=_NO_DIM, keepdim=_NO_DIM, *, dtype=_NO_DIM):  # noqa: A001
+    return _reduce(_SUM, input, dim, keepdim, dtype, function=True)
 
 
-def mean(input, dim=_NO_DIM, keepdim=False, *, dtype=None):
-    if dim is _NO_DIM:
-        return input.mean(keepdim=keepdim, dtype=dtype)
-    return input.mean(dim, keepdim, dtype=dtype)
+def mean(input, dim=_NO_DIM, keepdim=_NO_DIM, *, dtype=_NO_DIM):
+    return _reduce(_MEAN, input, dim, keepdim, dtype, function=True)
 
 
 def prod(input, dim=None, keepdim=None, *, dtype=None):
