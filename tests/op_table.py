@@ -878,8 +878,6 @@ DIVERGENCES = [
     "write through a view of `x` taken before the call is not seen by `x`'s history (its "
     "grad misses the write); a saved-tensor error describes the tensor as it was before "
     "the call. `as_strided_` (like `as_strided`) is missing.",
-    "`clone()` always copies row-major; PyTorch's default (`preserve_format`) keeps the "
-    "strides of a dense non-contiguous input. `memory_format=` is accepted and ignored.",
     "In-place writes to the outputs of `split`/`chunk`/`unbind` are refused as in PyTorch, "
     "but not yet writes to views of those outputs, nor reading them after their base was "
     "modified in place.",

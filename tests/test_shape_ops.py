@@ -589,7 +589,7 @@ REGISTRY = [
         lambda L, x: x.contiguous(),
         np.copy,
     ),
-    OpSpec("clone", lambda L, x: x.clone(), np.copy),
+    OpSpec("clone", lambda L, x: x.clone(), np.copy, view=True),  # strides: preserve_format
     # sub-regions
     OpSpec(
         "narrow",
@@ -927,6 +927,50 @@ def test_views_match_torch_layout(make):
     assert tuple(fv.stride()) == tuple(tv.stride())
     assert fv.storage_offset() == tv.storage_offset()
     assert fv.is_contiguous() == tv.is_contiguous()
+
+
+CLONE_LAYOUTS = [
+    lambda x: x.transpose(0, 2),
+    lambda x: x.permute(1, 2, 0),
+    lambda x: x[:, ::2],
+    lambda x: x.transpose(0, 2)[::2],
+    lambda x: x[:, :, 1:3].transpose(1, 2),
+    lambda x: x[:1].expand(3, 3, 4),
+    lambda x: x.unsqueeze(1).transpose(0, 1),
+    lambda x: x[:, 0:1].transpose(0, 1),
+    lambda x: x[:, 1:2, :1],
+    lambda x: x[0, 0].view(1, 4).t(),
+    lambda x: x[1, 1, 1],
+]
+
+
+@pytest.mark.parametrize("make", CLONE_LAYOUTS)
+def test_clone_keeps_the_layout_as_torch(make):
+    """``clone()`` is PyTorch's ``preserve_format``: a dense non-overlapping input keeps its
+    strides, another gets dense strides in its order; ``contiguous_format`` is row-major."""
+    torch = _torch()
+    got = {}
+    for L in (ferrograd, torch):
+        v = make(L.arange(24.0).reshape(2, 3, 4))
+        c = v.clone()
+        r = v.clone(memory_format=L.contiguous_format)
+        p = v.clone(memory_format=L.preserve_format)
+        got[L] = [
+            (tuple(t.shape), tuple(t.stride()), t.storage_offset(), t.is_contiguous())
+            for t in (c, r, p)
+        ] + [to_numpy(c).tolist(), to_numpy(r).tolist()]
+    assert got[ferrograd] == got[torch]
+
+
+def test_clone_of_a_transposed_tensor_keeps_its_strides():
+    x = ferrograd.arange(6.0).reshape(2, 3).requires_grad_()
+    c = x.t().clone()
+    assert c.stride() == (1, 3) and not c.is_contiguous()
+    assert c.grad_fn.name() == "CloneBackward0"
+    (c * ferrograd.arange(6.0).reshape(3, 2)).sum().backward()
+    assert x.grad.tolist() == [[0.0, 2.0, 4.0], [1.0, 3.0, 5.0]]
+    assert x.t().contiguous().stride() == (2, 1)
+    assert x.t().clone(memory_format=ferrograd.contiguous_format).is_contiguous()
 
 
 def test_copies_do_not_alias():

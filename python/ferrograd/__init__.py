@@ -165,8 +165,9 @@ def fill_(input, value):
 
 
 class memory_format:
-    """PyTorch's memory-format markers; ferrograd accepts them and lays copies out
-    row-major."""
+    """PyTorch's memory-format markers: ``clone`` lays its copy out row-major for
+    ``contiguous_format`` and as PyTorch's ``preserve_format`` otherwise; other uses accept
+    and ignore them."""
 
     def __init__(self, name):
         self._name = name

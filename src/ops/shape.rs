@@ -392,13 +392,101 @@ pub fn contiguous(t: &Tensor) -> Result<Tensor> {
     if t.is_contiguous() {
         return Ok(t.clone());
     }
-    clone(t)
+    clone_as(t, false)
 }
 
-/// `clone()`: a contiguous copy (CloneBackward0).
+/// `clone()`: a copy laid out as PyTorch's `preserve_format` lays it (CloneBackward0).
 pub fn clone(t: &Tensor) -> Result<Tensor> {
-    let out = kernels::cast(t, t.dtype())?;
+    clone_as(t, true)
+}
+
+/// `clone(memory_format=...)`: `preserve` keeps `t`'s strides when `t` is dense and
+/// non-overlapping, and otherwise orders dense strides as `t`'s are ordered (PyTorch's
+/// `empty_like`); else a row-major copy (`contiguous_format`).
+pub fn clone_as(t: &Tensor, preserve: bool) -> Result<Tensor> {
+    let out = if preserve {
+        let layout = Layout {
+            shape: t.dims(),
+            strides: preserved_strides(t.layout()),
+            offset: 0,
+        };
+        // Compared whole: PyTorch keeps even the strides of size-1 dims.
+        if layout.strides == Layout::contiguous(&layout.shape).strides {
+            kernels::cast(t, t.dtype())?
+        } else {
+            let buf = crate::storage::Buffer::zeros(t.dtype(), t.numel())?;
+            let storage = std::sync::Arc::new(crate::storage::Storage::new(buf));
+            let out = Tensor::from_storage(storage, layout)?;
+            kernels::copy_into(&out, t);
+            out
+        }
+    } else {
+        kernels::cast(t, t.dtype())?
+    };
     track(out, &[Some(t)], |_| Op::Shape(Backward::Clone))
+}
+
+/// The strides of a `preserve_format` copy of a tensor laid out as `l` (PyTorch's
+/// `empty_like`): `l`'s own when it is dense and non-overlapping, else dense strides whose
+/// order follows `l`'s (`infer_dense_strides`: a stable sort, size-1 and zero-stride dims
+/// keep their place).
+fn preserved_strides(l: &Layout) -> Dims {
+    let (shape, strides) = (&l.shape, &l.strides);
+    let nd = shape.len();
+    let mut perm: Dims = (0..nd).collect();
+    perm.sort_by_key(|&d| (shape[d] < 2, strides[d]));
+    let mut expected = 1usize;
+    let dense = perm.iter().all(|&d| {
+        if shape[d] < 2 {
+            return true;
+        }
+        let ok = strides[d] == expected;
+        expected = expected.saturating_mul(shape[d]);
+        ok
+    });
+    if dense {
+        return strides.clone();
+    }
+    // -1: `a` stays before `b`; 1: they swap; 0: undecided (keep looking further back).
+    let order = |a: usize, b: usize| -> i8 {
+        let (sa, sb) = (strides[a], strides[b]);
+        if sa == 0 || sb == 0 {
+            0
+        } else if sa != sb {
+            if sa < sb {
+                -1
+            } else {
+                1
+            }
+        } else if shape[a] > shape[b] {
+            1
+        } else {
+            0
+        }
+    };
+    let mut perm: Dims = (0..nd).rev().collect();
+    for i in 1..nd {
+        let mut d1 = i;
+        for d0 in (0..i).rev() {
+            match order(perm[d0], perm[d1]) {
+                1 => {
+                    perm.swap(d0, d1);
+                    d1 = d0;
+                }
+                -1 => break,
+                _ => {}
+            }
+        }
+    }
+    let mut out: Dims = smallvec![0; nd];
+    let mut step = 1usize;
+    for &d in perm.iter() {
+        out[d] = step;
+        if shape[d] > 1 {
+            step *= shape[d];
+        }
+    }
+    out
 }
 
 /// `to(dtype)`: `t` itself when the dtype already matches, else a copy (ToCopyBackward0).

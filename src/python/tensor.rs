@@ -473,17 +473,23 @@ impl PyTensor {
         Ok(wrap(shape::to_dtype(&self.tensor, other.tensor.dtype())?))
     }
 
-    /// `memory_format` is accepted for PyTorch's signature; the copy is laid out as
-    /// ferrograd lays out every copy.
+    /// `clone(*, memory_format=ferrograd.preserve_format)`: `contiguous_format` gives a
+    /// row-major copy, anything else PyTorch's `preserve_format` layout.
     #[pyo3(signature = (*, memory_format=None))]
     fn clone(
         &self,
         py: Python<'_>,
         memory_format: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyTensor> {
-        let _ = memory_format;
+        let row_major = match memory_format {
+            Some(f) if !f.is_none() => f
+                .getattr("_name")
+                .and_then(|n| n.extract::<String>())
+                .is_ok_and(|n| n == "contiguous_format"),
+            _ => false,
+        };
         let t = &self.tensor;
-        Ok(wrap(run(py, t.numel(), || shape::clone(t))?))
+        Ok(wrap(run(py, t.numel(), || shape::clone_as(t, !row_major))?))
     }
 
     #[pyo3(signature = (memory_format=None))]
