@@ -553,7 +553,7 @@ impl Tensor {
             let mut m = self.meta();
             m.output_nr = 0;
             m.requires_grad = false;
-            std::mem::replace(&mut m.grad_fn, Some(node))
+            m.grad_fn.replace(node)
         };
         self.0.view_version.store(version, Ordering::Relaxed);
         drop(previous);
