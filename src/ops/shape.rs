@@ -65,7 +65,7 @@ pub fn view(t: &Tensor, shape: &[i64]) -> Result<Tensor> {
     let out = view_raw(t, &shape)?;
     let input_shape = t.dims();
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::View { shape: input_shape })
+        Op::shape(Backward::View { shape: input_shape })
     })
 }
 
@@ -106,7 +106,7 @@ pub fn reshape(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
         // strides allow it (`_reshape_alias`: ReshapeAliasBackward0).
         let contiguous = t.is_contiguous();
         return track(out, &[Some(t)], |_| {
-            Op::Shape(if contiguous {
+            Op::shape(if contiguous {
                 Backward::View { shape: input_shape }
             } else {
                 Backward::ReshapeAlias { shape: input_shape }
@@ -116,7 +116,7 @@ pub fn reshape(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let copy = kernels::cast(t, t.dtype())?;
     let out = view_raw(&copy, shape)?;
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::UnsafeView { shape: input_shape })
+        Op::shape(Backward::UnsafeView { shape: input_shape })
     })
 }
 
@@ -130,7 +130,7 @@ pub fn expand(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let out = t.alias_with_layout(layout);
     let input_shape = t.dims();
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Expand { shape: input_shape })
+        Op::shape(Backward::Expand { shape: input_shape })
     })
 }
 
@@ -184,7 +184,7 @@ pub fn transpose(t: &Tensor, d0: i64, d1: i64) -> Result<Tensor> {
     let (a, b) = (wrap_dim(d0, t.ndim())?, wrap_dim(d1, t.ndim())?);
     let out = t.alias_with_layout(swap_dims(t.layout(), a, b));
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Transpose {
+        Op::shape(Backward::Transpose {
             dims: (a, b),
             name: "TransposeBackward0",
         })
@@ -202,7 +202,7 @@ pub fn t(x: &Tensor) -> Result<Tensor> {
     let dims = if x.ndim() < 2 { (0, 0) } else { (0, 1) };
     let out = x.alias_with_layout(swap_dims(x.layout(), dims.0, dims.1));
     track(out, &[Some(x)], |_| {
-        Op::Shape(Backward::Transpose {
+        Op::shape(Backward::Transpose {
             dims,
             name: "TBackward0",
         })
@@ -245,7 +245,7 @@ pub fn permute(t: &Tensor, dims: &[i64]) -> Result<Tensor> {
         offset: l.offset,
     };
     let out = t.alias_with_layout(layout);
-    track(out, &[Some(t)], |_| Op::Shape(Backward::Permute { perm }))
+    track(out, &[Some(t)], |_| Op::shape(Backward::Permute { perm }))
 }
 
 /// `unsqueeze(dim)`: a view with a new size-1 dim (UnsqueezeBackward0).
@@ -254,7 +254,7 @@ pub fn unsqueeze(t: &Tensor, dim: i64) -> Result<Tensor> {
     let out = t.alias_with_layout(unsqueeze_layout(t.layout(), d));
     let shape = t.dims();
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Restride {
+        Op::shape(Backward::Restride {
             shape,
             name: "UnsqueezeBackward0",
         })
@@ -318,7 +318,7 @@ pub fn squeeze_as(t: &Tensor, dims: Option<&[i64]>, list: bool) -> Result<Tensor
     let out = t.alias_with_layout(layout);
     let shape = t.dims();
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Restride { shape, name })
+        Op::shape(Backward::Restride { shape, name })
     })
 }
 
@@ -335,7 +335,7 @@ pub fn reshape_named(t: &Tensor, shape: &[usize], name: &'static str) -> Result<
     };
     let input_shape = t.dims();
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Restride {
+        Op::shape(Backward::Restride {
             shape: input_shape,
             name,
         })
@@ -353,7 +353,7 @@ pub fn contiguous(t: &Tensor) -> Result<Tensor> {
 /// `clone()`: a contiguous copy (CloneBackward0).
 pub fn clone(t: &Tensor) -> Result<Tensor> {
     let out = kernels::cast(t, t.dtype())?;
-    track(out, &[Some(t)], |_| Op::Shape(Backward::Clone))
+    track(out, &[Some(t)], |_| Op::shape(Backward::Clone))
 }
 
 /// `to(dtype)`: `t` itself when the dtype already matches, else a copy (ToCopyBackward0).
@@ -365,7 +365,7 @@ pub fn to_dtype(t: &Tensor, dtype: DType) -> Result<Tensor> {
     if !dtype.is_floating_point() {
         return Ok(out);
     }
-    track(out, &[Some(t)], |_| Op::Shape(Backward::ToCopy))
+    track(out, &[Some(t)], |_| Op::shape(Backward::ToCopy))
 }
 
 // ---- flatten / unflatten / .T / .mT -----------------------------------------------------
@@ -457,7 +457,7 @@ pub fn movedim(t: &Tensor, source: &[i64], destination: &[i64]) -> Result<Tensor
         let out = t.alias_with_layout(t.layout().clone());
         let shape = t.dims();
         return track(out, &[Some(t)], |_| {
-            Op::Shape(Backward::Restride {
+            Op::shape(Backward::Restride {
                 shape,
                 name: "AliasBackward0",
             })
@@ -566,7 +566,7 @@ fn region_raw(t: &Tensor, region: Region) -> Tensor {
 fn region_view(t: &Tensor, region: Region) -> Tensor {
     let shape = t.dims();
     track_unsaved(region_raw(t, region), &[Some(t)], |_| {
-        Op::Shape(Backward::Region { region, shape })
+        Op::shape(Backward::Region { region, shape })
     })
 }
 
@@ -574,7 +574,7 @@ fn region_view(t: &Tensor, region: Region) -> Tensor {
 fn embed(g: &Tensor, shape: &[usize], region: Region) -> Result<Tensor> {
     let out = Tensor::zeros(shape, g.dtype())?;
     kernels::copy_into(&region_raw(&out, region), g);
-    track(out, &[Some(g)], |_| Op::Shape(Backward::Embed { region }))
+    track(out, &[Some(g)], |_| Op::shape(Backward::Embed { region }))
 }
 
 /// `narrow(dim, start, length)`: a view of `length` entries of `dim` from `start`.
@@ -724,7 +724,7 @@ fn split_pieces(t: &Tensor, dim: usize, sizes: Vec<usize>, name: &'static str) -
         })
         .collect();
     track_multi_unsaved(pieces, &[Some(t)], |_| {
-        Op::Multi(MultiBackward::Split {
+        Op::multi(MultiBackward::Split {
             dim,
             sizes,
             shape: t.dims(),
@@ -745,7 +745,7 @@ pub fn unbind(t: &Tensor, dim: i64) -> Result<Vec<Tensor>> {
         .map(|index| region_raw(t, Region::Select { dim: d, index }))
         .collect();
     track_multi(pieces, &[Some(t)], |_| {
-        Op::Multi(MultiBackward::Unbind {
+        Op::multi(MultiBackward::Unbind {
             dim: d,
             shape: t.dims(),
         })
@@ -834,7 +834,7 @@ pub fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
     let Some(first) = tensors.iter().find(|t| !skipped(t)) else {
         let out = Tensor::zeros(&[0], dtype)?;
         let sizes = tensors.iter().map(|_| None).collect();
-        return track(out, &inputs, |_| Op::Shape(Backward::Cat { dim: 0, sizes }));
+        return track(out, &inputs, |_| Op::shape(Backward::Cat { dim: 0, sizes }));
     };
     let d = wrap_dim(dim, first.ndim())?;
     let mut parts = Vec::with_capacity(tensors.len());
@@ -859,7 +859,7 @@ pub fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
     }
     let out = cat_raw(&parts, d, dtype)?;
     track(out, &inputs, |_| {
-        Op::Shape(Backward::Cat {
+        Op::shape(Backward::Cat {
             dim: d,
             sizes: tensors
                 .iter()
@@ -897,7 +897,7 @@ pub fn stack(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
         .collect();
     let out = cat_raw(&parts, d, dtype)?;
     let inputs: Vec<Option<&Tensor>> = tensors.iter().map(Some).collect();
-    track(out, &inputs, |_| Op::Shape(Backward::Stack { dim: d }))
+    track(out, &inputs, |_| Op::shape(Backward::Stack { dim: d }))
 }
 
 // ---- copies that reorder: repeat, flip, roll, tril/triu ----------------------------------
@@ -949,7 +949,7 @@ pub fn repeat(t: &Tensor, repeats: &[i64]) -> Result<Tensor> {
         t.dims(),
     );
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Repeat { repeats, shape })
+        Op::shape(Backward::Repeat { repeats, shape })
     })
 }
 
@@ -987,7 +987,7 @@ pub fn flip(t: &Tensor, dims: &[i64]) -> Result<Tensor> {
         format!("dim {d} appears multiple times in the list of dims")
     })?;
     let out = flip_raw(t, &dims)?;
-    track(out, &[Some(t)], |_| Op::Shape(Backward::Flip { dims }))
+    track(out, &[Some(t)], |_| Op::shape(Backward::Flip { dims }))
 }
 
 fn flip_raw(t: &Tensor, dims: &[usize]) -> Result<Tensor> {
@@ -1063,7 +1063,7 @@ pub fn roll(t: &Tensor, shifts: &[i64], dims: &[i64]) -> Result<Tensor> {
     }
     let dims = dims.into();
     track(out.detach(), &[Some(t)], |_| {
-        Op::Shape(Backward::Roll { shifts: kept, dims })
+        Op::shape(Backward::Roll { shifts: kept, dims })
     })
 }
 
@@ -1105,7 +1105,7 @@ pub fn triu(t: &Tensor, diagonal: i64) -> Result<Tensor> {
 fn triangle(t: &Tensor, k: i64, upper: bool) -> Result<Tensor> {
     let out = triangle_raw(t, k, upper)?;
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Triangle { k, upper })
+        Op::shape(Backward::Triangle { k, upper })
     })
 }
 
@@ -1261,7 +1261,7 @@ impl Backward {
             Backward::Transpose { dims: (a, b), .. } => {
                 let out = g.alias_with_layout(swap_dims(g.layout(), *a, *b));
                 track(out, &[Some(g)], |_| {
-                    Op::Shape(Backward::Transpose {
+                    Op::shape(Backward::Transpose {
                         dims: (*a, *b),
                         name: "TransposeBackward0",
                     })
