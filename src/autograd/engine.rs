@@ -296,7 +296,7 @@ fn run(
                 .as_ref()
                 .filter(|h| !h.is_empty())
                 .map(|h| (**h).clone());
-            let next = node.next.clone();
+            let next: SmallVec<[Option<Edge>; 2]> = SmallVec::from_slice(&node.next);
             let metas = node.input_meta.clone();
             let (name, trace) = (node.name, node.trace.clone());
             // Where the next nodes go in the ready queue, read while the arena is locked.
