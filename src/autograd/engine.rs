@@ -298,7 +298,8 @@ fn run(
                 .map(|h| (**h).clone());
             let next: SmallVec<[Option<Edge>; 2]> = SmallVec::from_slice(&node.next);
             let metas = node.input_meta.clone();
-            let (name, trace) = (node.name, node.trace.clone());
+            let name = node.name;
+            let trace = node.hooks.as_ref().and_then(|h| h.trace.clone());
             // Where the next nodes go in the ready queue, read while the arena is locked.
             let next_seqs: SmallVec<[u64; 2]> = next
                 .iter()

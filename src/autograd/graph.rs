@@ -111,10 +111,9 @@ pub struct Node {
     pub seq: u64,
     /// Saved tensors were freed by a backward without `retain_graph`.
     pub released: bool,
-    /// Hooks registered on the node or on the tensors it outputs (rare: boxed).
+    /// Hooks registered on the node or on the tensors it outputs, the bindings' data and the
+    /// anomaly-mode trace (rare: boxed).
     pub hooks: Option<Box<super::hooks::NodeHooks>>,
-    /// With anomaly mode on: where in the forward pass the node was created.
-    pub trace: Option<std::sync::Arc<str>>,
     refcount: u32,
 }
 
@@ -175,8 +174,12 @@ impl Arena {
             input_meta,
             seq,
             released: false,
-            hooks: None,
-            trace: super::mode::forward_trace(),
+            hooks: super::mode::forward_trace().map(|trace| {
+                Box::new(super::hooks::NodeHooks {
+                    trace: Some(trace),
+                    ..Default::default()
+                })
+            }),
             refcount: 1,
         };
         self.live += 1;
