@@ -124,7 +124,8 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Dims> {
 impl Layout {
     pub fn contiguous(shape: &[usize]) -> Layout {
         Layout {
-            shape: shape.into(),
+            // `from_slice` copies; `into` would clone element by element.
+            shape: SmallVec::from_slice(shape),
             strides: contiguous_strides(shape),
             offset: 0,
         }

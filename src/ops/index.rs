@@ -139,14 +139,14 @@ fn view_step(t: &Tensor, step: Step) -> Result<Tensor> {
     let out = t.alias_with_layout(step.layout(t.layout()));
     let shape = t.dims();
     track(out, &[Some(t)], |_| {
-        Op::Index(Backward::View { step, shape })
+        Op::index(Backward::View { step, shape })
     })
 }
 
 /// `x[...]` / `x[:, :]`: a new view of the whole tensor (AliasBackward0).
 fn alias(x: &Tensor) -> Tensor {
     let out = x.alias_with_layout(x.layout().clone());
-    track_unsaved(out, &[Some(x)], |_| Op::Index(Backward::Alias))
+    track_unsaved(out, &[Some(x)], |_| Op::index(Backward::Alias))
 }
 
 /// `select` of index `v` (negative counts from the end) along `dim` of `shape`. `real_dim`
@@ -510,7 +510,7 @@ fn read(x: &Tensor, spec: Spec, name: &'static str) -> Result<Tensor> {
 fn record_read(out: Tensor, x: &Tensor, spec: Spec, name: &'static str) -> Tensor {
     let shape = x.dims();
     track_unsaved(out, &[Some(x)], |_| {
-        Op::Index(Backward::Get { spec, shape, name })
+        Op::index(Backward::Get { spec, shape, name })
     })
 }
 
@@ -606,7 +606,7 @@ fn put(
         value.tensor().is_some_and(|t| t.requires_grad()),
     );
     track(out, &[Some(x), value.tensor()], |_| {
-        Op::Index(Backward::Put {
+        Op::index(Backward::Put {
             spec: spec.clone(),
             accumulate,
             alpha,
@@ -628,7 +628,7 @@ fn embed(
     let out = Tensor::zeros(shape, g.dtype())?;
     write(&out, spec, &Value::Tensor(g.clone()), accumulate, 1.0)?;
     track(out, &[None, Some(g)], |_| {
-        Op::Index(Backward::Put {
+        Op::index(Backward::Put {
             spec: spec.clone(),
             accumulate,
             alpha: 1.0,
@@ -1056,7 +1056,7 @@ pub fn take(x: &Tensor, index: &Tensor) -> Result<Tensor> {
     let out = read_raw(&flat, &spec)?;
     let shape = x.dims();
     track(out, &[Some(x)], |_| {
-        Op::Index(Backward::Take { spec, shape })
+        Op::index(Backward::Take { spec, shape })
     })
 }
 
@@ -1113,7 +1113,7 @@ pub fn gather(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
     let out = k::gather_dim(x, d, index)?;
     let shape = x.dims();
     track(out, &[Some(x)], |_| {
-        Op::Index(Backward::Gather {
+        Op::index(Backward::Gather {
             dim: d,
             index: Saved::input(index),
             shape,
@@ -1190,7 +1190,7 @@ pub fn scatter(
     };
     let grads = (x.requires_grad(), src_t.is_some_and(|s| s.requires_grad()));
     track(out, &[Some(x), src_t], |_| {
-        Op::Index(Backward::Scatter {
+        Op::index(Backward::Scatter {
             dim: d,
             index: Saved::input(index),
             accumulate,
@@ -1240,7 +1240,7 @@ pub fn masked_fill(x: &Tensor, mask: &Tensor, value: Value) -> Result<Tensor> {
     };
     let value_grad = value.tensor().is_some_and(|t| t.requires_grad());
     track(out, &[Some(x), value.tensor()], |_| {
-        Op::Index(Backward::MaskedFill {
+        Op::index(Backward::MaskedFill {
             mask: Saved::input(mask),
             value_grad,
             name,
@@ -1265,7 +1265,7 @@ pub fn masked_select(x: &Tensor, mask: &Tensor) -> Result<Tensor> {
     let shape = broadcast_shapes(mask.shape(), x.shape())?;
     let out = k::masked_select(x, mask, &shape)?;
     track(out, &[Some(x)], |_| {
-        Op::Index(Backward::MaskedSelect {
+        Op::index(Backward::MaskedSelect {
             mask: Saved::input(mask),
             shape,
         })

@@ -65,7 +65,7 @@ pub fn view(t: &Tensor, shape: &[i64]) -> Result<Tensor> {
     let out = view_raw(t, &shape)?;
     let input_shape = t.dims();
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::View { shape: input_shape })
+        Op::shape(Backward::View { shape: input_shape })
     })
 }
 
@@ -106,7 +106,7 @@ pub fn reshape(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
         // strides allow it (`_reshape_alias`: ReshapeAliasBackward0).
         let contiguous = t.is_contiguous();
         return track(out, &[Some(t)], |_| {
-            Op::Shape(if contiguous {
+            Op::shape(if contiguous {
                 Backward::View { shape: input_shape }
             } else {
                 Backward::ReshapeAlias { shape: input_shape }
@@ -116,7 +116,7 @@ pub fn reshape(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let copy = kernels::cast(t, t.dtype())?;
     let out = view_raw(&copy, shape)?;
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::UnsafeView { shape: input_shape })
+        Op::shape(Backward::UnsafeView { shape: input_shape })
     })
 }
 
@@ -130,7 +130,7 @@ pub fn expand(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let out = t.alias_with_layout(layout);
     let input_shape = t.dims();
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Expand { shape: input_shape })
+        Op::shape(Backward::Expand { shape: input_shape })
     })
 }
 
@@ -188,7 +188,7 @@ fn transpose_named(t: &Tensor, d0: i64, d1: i64, name: &'static str) -> Result<T
     let (a, b) = (wrap_dim(d0, t.ndim())?, wrap_dim(d1, t.ndim())?);
     let out = t.alias_with_layout(swap_dims(t.layout(), a, b));
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Transpose { dims: (a, b), name })
+        Op::shape(Backward::Transpose { dims: (a, b), name })
     })
 }
 
@@ -207,7 +207,7 @@ fn t_named(x: &Tensor, op: &str, name: &'static str) -> Result<Tensor> {
     let dims = if x.ndim() < 2 { (0, 0) } else { (0, 1) };
     let out = x.alias_with_layout(swap_dims(x.layout(), dims.0, dims.1));
     track(out, &[Some(x)], |_| {
-        Op::Shape(Backward::Transpose { dims, name })
+        Op::shape(Backward::Transpose { dims, name })
     })
 }
 
@@ -247,7 +247,7 @@ pub fn permute(t: &Tensor, dims: &[i64]) -> Result<Tensor> {
         offset: l.offset,
     };
     let out = t.alias_with_layout(layout);
-    track(out, &[Some(t)], |_| Op::Shape(Backward::Permute { perm }))
+    track(out, &[Some(t)], |_| Op::shape(Backward::Permute { perm }))
 }
 
 /// `unsqueeze(dim)`: a view with a new size-1 dim (UnsqueezeBackward0).
@@ -260,7 +260,7 @@ fn unsqueeze_named(t: &Tensor, dim: i64, name: &'static str) -> Result<Tensor> {
     let out = t.alias_with_layout(unsqueeze_layout(t.layout(), d));
     let shape = t.dims();
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Restride { shape, name })
+        Op::shape(Backward::Restride { shape, name })
     })
 }
 
@@ -331,7 +331,7 @@ fn squeeze_named(
     let out = t.alias_with_layout(layout);
     let shape = t.dims();
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Restride { shape, name })
+        Op::shape(Backward::Restride { shape, name })
     })
 }
 
@@ -380,7 +380,7 @@ pub fn reshape_named(t: &Tensor, shape: &[usize], name: &'static str) -> Result<
     };
     let input_shape = t.dims();
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Restride {
+        Op::shape(Backward::Restride {
             shape: input_shape,
             name,
         })
@@ -423,7 +423,7 @@ pub fn clone_as(t: &Tensor, preserve: bool) -> Result<Tensor> {
     } else {
         kernels::cast(t, t.dtype())?
     };
-    track(out, &[Some(t)], |_| Op::Shape(Backward::Clone))
+    track(out, &[Some(t)], |_| Op::shape(Backward::Clone))
 }
 
 /// The strides of a `preserve_format` copy of a tensor laid out as `l` (PyTorch's
@@ -498,7 +498,7 @@ pub fn to_dtype(t: &Tensor, dtype: DType) -> Result<Tensor> {
     if !dtype.is_floating_point() {
         return Ok(out);
     }
-    track(out, &[Some(t)], |_| Op::Shape(Backward::ToCopy))
+    track(out, &[Some(t)], |_| Op::shape(Backward::ToCopy))
 }
 
 // ---- flatten / unflatten / .T / .mT -----------------------------------------------------
@@ -590,7 +590,7 @@ pub fn movedim(t: &Tensor, source: &[i64], destination: &[i64]) -> Result<Tensor
         let out = t.alias_with_layout(t.layout().clone());
         let shape = t.dims();
         return track(out, &[Some(t)], |_| {
-            Op::Shape(Backward::Restride {
+            Op::shape(Backward::Restride {
                 shape,
                 name: "AliasBackward0",
             })
@@ -699,7 +699,7 @@ fn region_raw(t: &Tensor, region: Region) -> Tensor {
 fn region_view(t: &Tensor, region: Region) -> Tensor {
     let shape = t.dims();
     track_unsaved(region_raw(t, region), &[Some(t)], |_| {
-        Op::Shape(Backward::Region { region, shape })
+        Op::shape(Backward::Region { region, shape })
     })
 }
 
@@ -707,7 +707,7 @@ fn region_view(t: &Tensor, region: Region) -> Tensor {
 fn embed(g: &Tensor, shape: &[usize], region: Region) -> Result<Tensor> {
     let out = Tensor::zeros(shape, g.dtype())?;
     kernels::copy_into(&region_raw(&out, region), g);
-    track(out, &[Some(g)], |_| Op::Shape(Backward::Embed { region }))
+    track(out, &[Some(g)], |_| Op::shape(Backward::Embed { region }))
 }
 
 /// `narrow(dim, start, length)`: a view of `length` entries of `dim` from `start`.
@@ -857,7 +857,7 @@ fn split_pieces(t: &Tensor, dim: usize, sizes: Vec<usize>, name: &'static str) -
         })
         .collect();
     track_multi_unsaved(pieces, &[Some(t)], |_| {
-        Op::Multi(MultiBackward::Split {
+        Op::multi(MultiBackward::Split {
             dim,
             sizes,
             shape: t.dims(),
@@ -878,7 +878,7 @@ pub fn unbind(t: &Tensor, dim: i64) -> Result<Vec<Tensor>> {
         .map(|index| region_raw(t, Region::Select { dim: d, index }))
         .collect();
     track_multi(pieces, &[Some(t)], |_| {
-        Op::Multi(MultiBackward::Unbind {
+        Op::multi(MultiBackward::Unbind {
             dim: d,
             shape: t.dims(),
         })
@@ -967,7 +967,7 @@ pub fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
     let Some(first) = tensors.iter().find(|t| !skipped(t)) else {
         let out = Tensor::zeros(&[0], dtype)?;
         let sizes = tensors.iter().map(|_| None).collect();
-        return track(out, &inputs, |_| Op::Shape(Backward::Cat { dim: 0, sizes }));
+        return track(out, &inputs, |_| Op::shape(Backward::Cat { dim: 0, sizes }));
     };
     let d = wrap_dim(dim, first.ndim())?;
     let mut parts = Vec::with_capacity(tensors.len());
@@ -992,7 +992,7 @@ pub fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
     }
     let out = cat_raw(&parts, d, dtype)?;
     track(out, &inputs, |_| {
-        Op::Shape(Backward::Cat {
+        Op::shape(Backward::Cat {
             dim: d,
             sizes: tensors
                 .iter()
@@ -1030,7 +1030,7 @@ pub fn stack(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
         .collect();
     let out = cat_raw(&parts, d, dtype)?;
     let inputs: Vec<Option<&Tensor>> = tensors.iter().map(Some).collect();
-    track(out, &inputs, |_| Op::Shape(Backward::Stack { dim: d }))
+    track(out, &inputs, |_| Op::shape(Backward::Stack { dim: d }))
 }
 
 // ---- copies that reorder: repeat, flip, roll, tril/triu ----------------------------------
@@ -1082,7 +1082,7 @@ pub fn repeat(t: &Tensor, repeats: &[i64]) -> Result<Tensor> {
         t.dims(),
     );
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Repeat { repeats, shape })
+        Op::shape(Backward::Repeat { repeats, shape })
     })
 }
 
@@ -1120,7 +1120,7 @@ pub fn flip(t: &Tensor, dims: &[i64]) -> Result<Tensor> {
         format!("dim {d} appears multiple times in the list of dims")
     })?;
     let out = flip_raw(t, &dims)?;
-    track(out, &[Some(t)], |_| Op::Shape(Backward::Flip { dims }))
+    track(out, &[Some(t)], |_| Op::shape(Backward::Flip { dims }))
 }
 
 fn flip_raw(t: &Tensor, dims: &[usize]) -> Result<Tensor> {
@@ -1196,7 +1196,7 @@ pub fn roll(t: &Tensor, shifts: &[i64], dims: &[i64]) -> Result<Tensor> {
     }
     let dims = dims.into();
     track(out.detach(), &[Some(t)], |_| {
-        Op::Shape(Backward::Roll { shifts: kept, dims })
+        Op::shape(Backward::Roll { shifts: kept, dims })
     })
 }
 
@@ -1238,7 +1238,7 @@ pub fn triu(t: &Tensor, diagonal: i64) -> Result<Tensor> {
 fn triangle(t: &Tensor, k: i64, upper: bool) -> Result<Tensor> {
     let out = triangle_raw(t, k, upper)?;
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Triangle { k, upper })
+        Op::shape(Backward::Triangle { k, upper })
     })
 }
 
@@ -1394,7 +1394,7 @@ impl Backward {
             Backward::Transpose { dims: (a, b), .. } => {
                 let out = g.alias_with_layout(swap_dims(g.layout(), *a, *b));
                 track(out, &[Some(g)], |_| {
-                    Op::Shape(Backward::Transpose {
+                    Op::shape(Backward::Transpose {
                         dims: (*a, *b),
                         name: "TransposeBackward0",
                     })
