@@ -51,6 +51,10 @@ fn check(t: &Tensor, base: usize) {
     // Sizes are int64s; a non-empty view's count and strides fit. An empty one may have
     // sizes whose product overflows (as in PyTorch: `empty(0).view(0, 4, 2**62)`).
     assert!(l.shape.iter().all(|&d| d <= i64::MAX as usize), "{l:?}");
+    // Strides and the offset are int64s too: arithmetic on an empty view's huge strides
+    // wraps as in PyTorch, and a result past i64::MAX (negative) must have been refused.
+    assert!(l.strides.iter().all(|&s| s <= i64::MAX as usize), "{l:?}");
+    assert!(l.offset <= i64::MAX as usize, "{l:?}");
     let n = if l.shape.contains(&0) {
         0
     } else {
