@@ -824,7 +824,12 @@ fn fill_rows<T: Element>(out: &mut [T], row: usize, fill: impl Fn(usize, &mut [T
 /// Concatenates `parts` (same ndim, same sizes except at `dim`) along `dim` as `dtype`.
 fn cat_raw(parts: &[Tensor], dim: usize, dtype: DType) -> Result<Tensor> {
     let mut shape = parts[0].dims();
-    shape[dim] = parts.iter().map(|p| p.shape()[dim]).sum();
+    // Wrapping, as PyTorch's int64 sum: empty parts may have sizes that add past 64 bits
+    // (`cat([empty(0).view(0, 2**62)] * 4, 1)` has shape `[0, 0]`); a sum past i64::MAX is
+    // checked_numel's negative-dimension error, as in PyTorch.
+    shape[dim] = parts
+        .iter()
+        .fold(0usize, |a, p| a.wrapping_add(p.shape()[dim]));
     let n = checked_numel(&shape)?;
     let inner: usize = shape[dim + 1..].iter().product();
     let widths: Vec<usize> = parts.iter().map(|p| p.shape()[dim] * inner).collect();
@@ -1527,6 +1532,8 @@ mod tests {
         assert!(split(&a, -1, 0).is_err());
         assert!(split_with_sizes(&a, &[i64::MAX, i64::MAX], 0).is_err());
         assert!(chunk(&a, 0, 0).is_err());
+        // An empty dim gives `chunks` empty pieces; an absurd count is an error, not an abort.
+        assert!(chunk(&arange(0, &[0]), i64::MAX, 0).is_err());
         assert!(diagonal(&a, i64::MIN, 0, 1).unwrap().numel() == 0);
         assert!(repeat(&a, &[i64::MAX, 2, 2]).is_err());
         assert!(movedim(&a, &[0, 0], &[0, 1]).is_err());
@@ -1605,5 +1612,17 @@ mod tests {
         assert_eq!(narrow(&c, 1, (1 << 61) - 2, 2).unwrap().shape(), &[0, 2, 3]);
         assert_eq!(stack(&[h.clone()], 1).unwrap().shape(), &[1 << 62, 1, 0, 3]);
         assert!(stack(&[h], 0).is_err());
+        // cat: the sizes along `dim` add up wrapping, as PyTorch's int64 sum.
+        let w = view(&e, &[0, 1 << 62]).unwrap();
+        assert_eq!(
+            cat(&[w.clone(), w.clone()], 1).unwrap_err().to_string(),
+            "Trying to create tensor with negative dimension -9223372036854775808: [0, -9223372036854775808]"
+        );
+        assert_eq!(
+            cat(&[w.clone(), w.clone(), w.clone(), w], 1)
+                .unwrap()
+                .shape(),
+            &[0, 0]
+        );
     }
 }

@@ -172,7 +172,7 @@ impl PyTensor {
                 )?));
             }
         }
-        let sizes = super::convert::creation_shape(&size_args(args, "Tensor", "size")?)?;
+        let sizes = super::convert::creation_shape(&size_args(args, "new", "size")?)?;
         Ok(wrap(Tensor::zeros(&sizes, DType::F32)?))
     }
 
