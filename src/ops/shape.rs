@@ -1610,7 +1610,10 @@ mod tests {
         );
         let c = view(&e, &[0, 1 << 61, 3]).unwrap();
         assert_eq!(narrow(&c, 1, (1 << 61) - 2, 2).unwrap().shape(), &[0, 2, 3]);
-        assert_eq!(stack(&[h.clone()], 1).unwrap().shape(), &[1 << 62, 1, 0, 3]);
+        assert_eq!(
+            stack(std::slice::from_ref(&h), 1).unwrap().shape(),
+            &[1 << 62, 1, 0, 3]
+        );
         assert!(stack(&[h], 0).is_err());
         // cat: the sizes along `dim` add up wrapping, as PyTorch's int64 sum.
         let w = view(&e, &[0, 1 << 62]).unwrap();
