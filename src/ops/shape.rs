@@ -832,8 +832,13 @@ fn cat_raw(parts: &[Tensor], dim: usize, dtype: DType) -> Result<Tensor> {
         .fold(0usize, |a, p| a.wrapping_add(p.shape()[dim]));
     let n = checked_numel(&shape)?;
     let inner: usize = shape[dim + 1..].iter().product();
-    let widths: Vec<usize> = parts.iter().map(|p| p.shape()[dim] * inner).collect();
-    let row: usize = widths.iter().sum();
+    // Wrapping for the same reason: only an empty result's widths can overflow, and then no
+    // row is filled.
+    let widths: Vec<usize> = parts
+        .iter()
+        .map(|p| p.shape()[dim].wrapping_mul(inner))
+        .collect();
+    let row = widths.iter().fold(0usize, |a, &w| a.wrapping_add(w));
     crate::any_dispatch!(dtype, T => {
         // The output first: when it can be allocated, so can each part it is made of.
         let mut out = zeroed::<T>(n)?;
