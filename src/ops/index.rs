@@ -22,7 +22,9 @@ use crate::autograd::is_grad_enabled;
 use crate::dtype::{DType, Scalar};
 use crate::error::{Error, Result};
 use crate::kernels::{self, index as k};
-use crate::shape::{broadcast_shapes, format_shape, wrap_dim, Dims, Layout};
+use crate::shape::{
+    broadcast_shapes, check_offset_fits, check_strides_fit, format_shape, wrap_dim, Dims, Layout,
+};
 use crate::tensor::Tensor;
 use smallvec::{smallvec, SmallVec};
 
@@ -67,11 +69,17 @@ pub enum Step {
 }
 
 impl Step {
-    fn layout(self, l: &Layout) -> Layout {
+    /// The step's layout. Offsets and strides wrap as PyTorch's int64 arithmetic: only an
+    /// empty view's can overflow (its strides may be huge, `empty(0).view(0, 2**62, 5)`), and
+    /// a result past i64::MAX is PyTorch's error for a negative offset or stride (the same
+    /// arithmetic in `ops::shape` panicked in debug builds; found by the cargo-fuzz target
+    /// `views`).
+    fn layout(self, l: &Layout) -> Result<Layout> {
         let mut out = l.clone();
         match self {
             Step::Select { dim, index } => {
-                out.offset += index * l.strides[dim];
+                out.offset =
+                    check_offset_fits(l.offset.wrapping_add(index.wrapping_mul(l.strides[dim])))?;
                 out.shape.remove(dim);
                 out.strides.remove(dim);
             }
@@ -83,22 +91,27 @@ impl Step {
             } => {
                 // An empty slice keeps its offset, so it never points past the storage.
                 if len > 0 {
-                    out.offset += start * l.strides[dim];
+                    out.offset = check_offset_fits(
+                        l.offset.wrapping_add(start.wrapping_mul(l.strides[dim])),
+                    )?;
                 }
                 out.shape[dim] = len;
-                out.strides[dim] = l.strides[dim] * step;
+                out.strides[dim] = l.strides[dim].wrapping_mul(step);
+                check_strides_fit(&out.strides)?;
             }
             Step::Unsqueeze { dim } => {
                 let stride = if dim < l.ndim() {
-                    l.shape[dim] * l.strides[dim]
+                    l.shape[dim].wrapping_mul(l.strides[dim])
                 } else {
                     1
                 };
                 out.shape.insert(dim, 1);
-                out.strides.insert(dim, stride.max(1));
+                out.strides.insert(dim, stride);
+                check_strides_fit(&out.strides)?;
+                out.strides[dim] = stride.max(1);
             }
         }
-        out
+        Ok(out)
     }
 
     fn apply_shape(self, shape: &mut Dims) {
@@ -136,7 +149,7 @@ fn view_step(t: &Tensor, step: Step) -> Result<Tensor> {
     if let Step::Unsqueeze { dim } = step {
         return shape::unsqueeze(t, dim as i64);
     }
-    let out = t.alias_with_layout(step.layout(t.layout()));
+    let out = t.alias_with_layout(step.layout(t.layout())?);
     let shape = t.dims();
     track(out, &[Some(t)], |_| {
         Op::index(Backward::View { step, shape })
@@ -467,12 +480,12 @@ impl Spec {
     }
 
     /// The view of `t` the steps give, not recorded.
-    fn region(&self, t: &Tensor) -> Tensor {
+    fn region(&self, t: &Tensor) -> Result<Tensor> {
         let mut l = t.layout().clone();
         for &s in &self.steps {
-            l = s.layout(&l);
+            l = s.layout(&l)?;
         }
-        t.alias_with_layout(l)
+        Ok(t.alias_with_layout(l))
     }
 
     fn plan(&self, region: &Tensor) -> Result<k::Plan> {
@@ -496,7 +509,7 @@ impl Spec {
 
 /// The elements `spec` picks out of `x`, as a new contiguous tensor (no autograd).
 fn read_raw(x: &Tensor, spec: &Spec) -> Result<Tensor> {
-    let region = spec.region(x);
+    let region = spec.region(x)?;
     let plan = spec.plan(&region)?;
     k::gather(&region, &plan)
 }
@@ -552,7 +565,7 @@ fn broadcasts_to(v: &[usize], to: &[usize]) -> bool {
 
 /// Writes `value` (times `alpha`) into the elements `spec` picks out of `out`, a fresh tensor.
 fn write(out: &Tensor, spec: &Spec, value: &Value, accumulate: bool, alpha: f64) -> Result<()> {
-    let region = spec.region(out);
+    let region = spec.region(out)?;
     let plan = spec.plan(&region)?;
     let v = match value {
         Value::Scalar(s) => scalar_tensor(*s, out.dtype())?,
