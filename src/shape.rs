@@ -62,6 +62,30 @@ pub fn format_shape(shape: &[usize]) -> String {
     format!("[{}]", parts.join(", "))
 }
 
+/// The error PyTorch's `as_strided` gives for a stride past `i64::MAX` (a negative int64),
+/// which a view of an empty tensor may reach through wrapping stride arithmetic.
+pub fn check_strides_fit(strides: &[usize]) -> Result<()> {
+    if strides.iter().all(|&s| s <= i64::MAX as usize) {
+        return Ok(());
+    }
+    let s: Vec<i64> = strides.iter().map(|&s| s as i64).collect();
+    Err(Error::Runtime(format!(
+        "as_strided: Negative strides are not supported at the moment, got strides: {}",
+        format_i64s(&s)
+    )))
+}
+
+/// `offset`, or PyTorch's error when wrapping offset arithmetic went past `i64::MAX`.
+pub fn check_offset_fits(offset: usize) -> Result<usize> {
+    if offset > i64::MAX as usize {
+        return Err(Error::Runtime(format!(
+            "Tensor: invalid storage offset {}",
+            offset as i64
+        )));
+    }
+    Ok(offset)
+}
+
 /// Row-major strides for `shape`.
 pub fn contiguous_strides(shape: &[usize]) -> Dims {
     let mut strides: Dims = SmallVec::from_elem(0, shape.len());
@@ -124,7 +148,8 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Dims> {
 impl Layout {
     pub fn contiguous(shape: &[usize]) -> Layout {
         Layout {
-            shape: shape.into(),
+            // `from_slice` copies; `into` would clone element by element.
+            shape: SmallVec::from_slice(shape),
             strides: contiguous_strides(shape),
             offset: 0,
         }
@@ -183,9 +208,11 @@ impl Layout {
         for i in (0..n).rev() {
             if i < lead {
                 if shape[i] == 1 {
+                    // Wrapping, as PyTorch's int64 product (only an empty view can
+                    // overflow here; `expand` refuses the result past i64::MAX).
                     strides[i] = shape
                         .get(i + 1)
-                        .map_or(1, |&s| s.saturating_mul(strides[i + 1]));
+                        .map_or(1, |&s| s.wrapping_mul(strides[i + 1]));
                 }
                 continue;
             }
@@ -227,7 +254,14 @@ impl Layout {
             return None;
         }
         if old_numel == 0 {
-            return Some(contiguous_strides(new_shape));
+            // PyTorch's `computeStride` for an empty view: row-major strides (a 0 counting as
+            // 1) in wrapping int64 arithmetic; callers refuse a result past i64::MAX with
+            // `check_view_strides`.
+            let mut strides: Dims = SmallVec::from_elem(1, new_shape.len());
+            for i in (0..new_shape.len().saturating_sub(1)).rev() {
+                strides[i] = new_shape[i + 1].max(1).wrapping_mul(strides[i + 1]);
+            }
+            return Some(strides);
         }
         let mut new_strides: Dims = SmallVec::from_elem(0, new_shape.len());
         if self.shape.is_empty() {
@@ -277,6 +311,15 @@ impl Layout {
         l.strides.swap(a, b);
         l
     }
+}
+
+/// PyTorch's error for a view whose (wrapped) row-major strides went past `i64::MAX`:
+/// `empty(0).view(0, 2**62, 2)` is refused, `empty(0).view(0, 2**62, 4)` is not.
+pub fn check_view_strides(strides: &[usize]) -> Result<()> {
+    if strides.iter().any(|&s| s > i64::MAX as usize) {
+        return Err(Error::Runtime("Stride calculation overflowed".into()));
+    }
+    Ok(())
 }
 
 /// A list of ints as PyTorch prints it in messages (`[-1, 3]`).

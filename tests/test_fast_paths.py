@@ -5,7 +5,9 @@
 - outputs of at least 1 MiB reuse freed buffers from a bounded cache (src/storage.rs), so a
   new result may land in memory an earlier, dropped tensor used;
 - matmul hands work to the pool from `PARALLEL_FLOPS` (2**18 multiply-adds) on;
-- f32 `exp`, `sigmoid` and `silu` use a vectorisable exp (src/kernels/vmath.rs).
+- f32 `exp`, `sigmoid` and `silu` use a vectorisable exp (src/kernels/vmath.rs);
+- f32 sums over leading dims add rows in a buffer of 64 floats up to 64 columns and of a
+  whole tile (8192) above (src/kernels/reduce.rs, `add_rows_f32`).
 """
 
 import gc
@@ -31,6 +33,15 @@ def test_elementwise_and_reductions_across_thresholds(n):
     np.testing.assert_allclose(x.sum().item(), a.astype(np.float64).sum(), rtol=1e-5)
     # A broadcast operand takes the strided walk, also chunked across the pool.
     np.testing.assert_array_equal((x.view(-1, 1) + y[:7]).numpy(), a[:, None] + b[:7])
+
+
+@pytest.mark.parametrize("cols", [1, 63, 64, 65, 8192, 8193])
+def test_float32_column_sums_both_row_buffers(cols):
+    rng = np.random.default_rng(cols)
+    a = rng.standard_normal((37, cols)).astype(np.float32)
+    x, wide = ferrograd.tensor(a), a.astype(np.float64)
+    np.testing.assert_allclose(x.sum(0).numpy(), wide.sum(0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(x.mean(0).numpy(), wide.mean(0), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("n", [2**18 - 1, 2**18, 2**20 + 7])

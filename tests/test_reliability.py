@@ -362,18 +362,48 @@ def test_unsatisfiable_allocations_raise_instead_of_aborting(call):
 
 
 @pytest.mark.parametrize(
-    "call",
+    "call, where",
     [
-        lambda: ferrograd.ones(2**64),
-        lambda: ferrograd.zeros(2, 2**63),
-        lambda: ferrograd.ones(4).view(2**63),
-        lambda: ferrograd.ones(4).reshape(-(2**63) - 1),
-        lambda: ferrograd.ones(4).sum(2**63),
+        (lambda m: m.ones(2**64), "ones size 1"),
+        (lambda m: m.zeros(2**63), "zeros size 1"),
+        (lambda m: m.zeros(2, 2**63), "zeros size 2"),
+        (lambda m: m.empty((3, 2**64)), "empty size 2"),
+        (lambda m: m.randn([2**64]), "randn size 1"),
+        (lambda m: m.full((2**64,), 1.0), "full size 1"),
+        (lambda m: m.ones(4).view(2**64), "view size 1"),
+        (lambda m: m.ones(4).view(2**63), "view size 1"),
+        (lambda m: m.ones(4).reshape(-(2**63) - 1), "reshape shape 1"),
+        (lambda m: m.ones(4).expand(2**63), "expand size 1"),
+        (lambda m: m.ones(4).permute(2**64), "permute dims 1"),
     ],
 )
-def test_ints_beyond_int64_raise_overflow_error(call):
+def test_size_ints_beyond_int64_raise_type_error_like_torch(call, where):
+    # PyTorch's argument parser refuses them with a TypeError (its message goes on with a C++
+    # backtrace after "Overflow when unpacking long long"; ours closes the quote there).
+    func, name, pos = where.split()
+    message = f"{func}(): argument '{name}' failed to unpack the object at pos {pos}"
+    with pytest.raises(TypeError) as ours:
+        call(ferrograd)
+    assert str(ours.value) == f'{message} with error "Overflow when unpacking long long"'
+    if torch is not None:
+        with pytest.raises(TypeError) as theirs:
+            call(torch)
+        assert str(theirs.value).split("\n")[0] + '"' == str(ours.value)
+
+
+def test_negative_size_for_randn_matches_torch():
+    with pytest.raises(RuntimeError) as ours:
+        ferrograd.randn(-1)
+    assert str(ours.value) == "Trying to create tensor with negative dimension -1: [-1]"
+    if torch is not None:
+        with pytest.raises(RuntimeError) as theirs:
+            torch.randn(-1)
+        assert str(theirs.value) == str(ours.value)
+
+
+def test_dims_beyond_int64_raise_overflow_error():
     with pytest.raises(OverflowError):
-        call()
+        ferrograd.ones(4).sum(2**63)
 
 
 @pytest.mark.parametrize(

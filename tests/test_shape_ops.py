@@ -1833,3 +1833,85 @@ def test_inplace_on_a_multi_output_view_without_grad_is_allowed():
     x = ferrograd.arange(6.0, requires_grad=True)
     with ferrograd.no_grad():
         (x * 1).split(2)[1].mul_(2)
+
+
+# Views of empty tensors may carry huge sizes and strides; their stride and offset arithmetic
+# wraps as PyTorch's int64 arithmetic does, and a result past int64 (negative) is refused with
+# PyTorch's error. Found by the cargo-fuzz target `views` (diagonal overflowed, flatten made
+# a size past int64). Each case: the call, and what PyTorch 2.x gives (sizes, strides, offset)
+# or the start of its error message.
+EMPTY_VIEW_CASES = [
+    (lambda e: e.view(0, 4, 2**62), ((0, 4, 2**62), (0, 2**62, 1), 0)),
+    (lambda e: e.view(0, 2**62, 5), ((0, 2**62, 5), (2**62, 5, 1), 0)),
+    (lambda e: e.view(0, 2**62, 2), "Stride calculation overflowed"),
+    (lambda e: e.reshape(0, 3, 2**62), "Stride calculation overflowed"),
+    (
+        lambda e: e.view(0, 1, 2**61, 3).diagonal(0, 0, 1),
+        "as_strided: Negative strides are not supported at the moment, got strides: "
+        "[3, 1, -4611686018427387904]",
+    ),
+    (
+        lambda e: e.view(0, 1, 2**61, 3).diagonal(1, 1, 2),
+        ((0, 3, 1), (3 * 2**61, 1, 3 * 2**61 + 3), 0),
+    ),
+    (lambda e: e.view(0, 2**62, 5).diagonal(), ((5, 0), (1, 2**62 + 5), 0)),
+    (
+        lambda e: e.view(0, 3, 2**62, 4).flatten(1, 2),
+        "invalid shape dimension -4611686018427387904 at index 1 of shape "
+        "[0, -4611686018427387904, 4]",
+    ),
+    (lambda e: e.view(0, 3, 2**62, 4).flatten(1, 3), ((0, 0), None, 0)),
+    (
+        lambda e: e.view(2**62, 0, 3).unsqueeze(0),
+        "as_strided: Negative strides are not supported at the moment, got strides: "
+        "[-4611686018427387904, 3, 3, 1]",
+    ),
+    (
+        lambda e: e.view(2**62, 0, 3).narrow(0, 2**62 - 1, 1),
+        "Tensor: invalid storage offset -4611686018427387907",
+    ),
+    (
+        lambda e: e.view(2**62, 0, 3)[2**62 - 1],
+        "Tensor: invalid storage offset -4611686018427387907",
+    ),
+    (
+        lambda e: e.view(2**62, 0, 5).split(2**61, 0)[1],
+        "Tensor: invalid storage offset -6917529027641081856",
+    ),
+    (lambda e: e.view(0, 2**61, 3).narrow(1, 2**61 - 2, 2).shape, (0, 2, 3)),
+]
+
+
+@pytest.mark.parametrize("call, expected", EMPTY_VIEW_CASES)
+def test_empty_views_with_huge_strides_match_torch(call, expected):
+    def run(lib):
+        try:
+            out = call(lib.empty(0))
+        except RuntimeError as e:
+            return str(e)
+        if isinstance(out, tuple):
+            return tuple(out)
+        return tuple(out.shape), out.stride(), out.storage_offset()
+
+    ours = run(ferrograd)
+    if isinstance(expected, str):
+        assert ours == expected
+    elif len(expected) == 3 and isinstance(expected[0], tuple):
+        assert ours[0] == expected[0]
+        if expected[1] is not None:
+            assert ours[1] == expected[1]
+    else:
+        assert ours == expected
+    try:
+        import torch
+    except ModuleNotFoundError:
+        return
+    theirs = run(torch)
+    if isinstance(expected, str):
+        assert theirs.split("\n")[0] == ours
+    elif isinstance(theirs[0], tuple):
+        # Shapes and strides; ferrograd keeps an empty view's offset inside its storage.
+        assert theirs[:2] == ours[:2] or expected[1] is None
+        assert theirs[0] == ours[0]
+    else:
+        assert theirs == ours

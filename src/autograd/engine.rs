@@ -52,6 +52,9 @@ impl Hasher for IdHasher {
 type IdMap<V> = HashMap<NodeId, V, BuildHasherDefault<IdHasher>>;
 type IdSet = HashSet<NodeId, BuildHasherDefault<IdHasher>>;
 
+/// A dependency count meaning "already in the ready queue".
+const QUEUED: u32 = u32::MAX;
+
 /// References taken on edges during a pass, released when the pass ends.
 struct HeldEdges(Vec<NodeId>);
 
@@ -201,15 +204,16 @@ fn run(
         .map(|(i, r)| root_grad(i, r, grad_roots[i].as_ref()))
         .collect::<Result<_>>()?;
 
-    // 1. Discovery: dependency counts and sequence numbers of the reachable subgraph.
-    let mut deps: IdMap<(u32, u64)> = IdMap::default();
+    // 1. Discovery: dependency counts of the reachable subgraph (one small entry per node:
+    // a million-node chain's backward must not need more memory than its graph).
+    let mut deps: IdMap<u32> = IdMap::default();
     let mut parents: Vec<(NodeId, NodeId)> = Vec::new();
     {
         let arena = ARENA.lock();
         let mut stack: Vec<NodeId> = Vec::new();
         for e in &root_edges {
             if let std::collections::hash_map::Entry::Vacant(v) = deps.entry(e.node) {
-                v.insert((0, arena.get(e.node).map_or(0, |n| n.seq)));
+                v.insert(0);
                 stack.push(e.node);
             }
         }
@@ -220,9 +224,9 @@ fn run(
                     parents.push((e.node, id));
                 }
                 match deps.entry(e.node) {
-                    std::collections::hash_map::Entry::Occupied(mut o) => o.get_mut().0 += 1,
+                    std::collections::hash_map::Entry::Occupied(mut o) => *o.get_mut() += 1,
                     std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert((1, arena.get(e.node).map_or(0, |n| n.seq)));
+                        v.insert(1);
                         stack.push(e.node);
                     }
                 }
@@ -256,11 +260,13 @@ fn run(
     }
     let mut captured: Vec<Option<Tensor>> = vec![None; capture_edges.len()];
     let mut ready: BinaryHeap<(u64, NodeId)> = BinaryHeap::new();
-    let mut queued = IdSet::with_capacity_and_hasher(deps.len(), Default::default());
-    for e in &root_edges {
-        if let Some(&(0, seq)) = deps.get(&e.node) {
-            if queued.insert(e.node) {
-                ready.push((seq, e.node));
+    {
+        let arena = ARENA.lock();
+        for e in &root_edges {
+            if let Some(d) = deps.get_mut(&e.node).filter(|d| **d == 0) {
+                // Queued: a repeated root must not be queued twice.
+                *d = QUEUED;
+                ready.push((arena.get(e.node).map_or(0, |n| n.seq), e.node));
             }
         }
     }
@@ -271,7 +277,7 @@ fn run(
         let has_grad = grads.iter().any(Option::is_some);
 
         // Take what the rule needs out of the arena, then run it (and any hooks) unlocked.
-        let (op, next, metas, name, hooks, trace) = {
+        let (op, next, next_seqs, metas, name, hooks, trace) = {
             let mut arena = ARENA.lock();
             let Some(node) = arena.get_mut(id) else {
                 continue;
@@ -293,14 +299,16 @@ fn run(
                 .as_ref()
                 .filter(|h| !h.is_empty())
                 .map(|h| (**h).clone());
-            (
-                op,
-                node.next.clone(),
-                node.input_meta.clone(),
-                node.name,
-                hooks,
-                node.trace.clone(),
-            )
+            let next: SmallVec<[Option<Edge>; 2]> = SmallVec::from_slice(&node.next);
+            let metas = node.input_meta.clone();
+            let name = node.name;
+            let trace = node.hooks.as_ref().and_then(|h| h.trace.clone());
+            // Where the next nodes go in the ready queue, read while the arena is locked.
+            let next_seqs: SmallVec<[u64; 2]> = next
+                .iter()
+                .map(|e| e.and_then(|e| arena.get(e.node)).map_or(0, |n| n.seq))
+                .collect();
+            (op, next, next_seqs, metas, name, hooks, trace)
         };
         let leaf = match &op {
             Backward::Accumulate(w) => Tensor::upgrade(w),
@@ -386,9 +394,12 @@ fn run(
                 add_pending(&mut pending, *edge, g)?;
             }
             if let Some(d) = deps.get_mut(&edge.node) {
-                d.0 -= 1;
-                if d.0 == 0 && queued.insert(edge.node) {
-                    ready.push((d.1, edge.node));
+                if *d != QUEUED {
+                    *d -= 1;
+                    if *d == 0 {
+                        *d = QUEUED;
+                        ready.push((next_seqs[i], edge.node));
+                    }
                 }
             }
         }
@@ -490,21 +501,22 @@ fn validate_grad(
     index: usize,
 ) -> Result<Tensor> {
     let mut g = g;
-    if g.shape() != meta.shape.as_slice() {
-        let ok = crate::shape::broadcast_shapes(g.shape(), &meta.shape)
+    if !meta.shape_is(g.shape()) {
+        let shape = meta.shape();
+        let ok = crate::shape::broadcast_shapes(g.shape(), &shape)
             .map(|s| s.as_slice() == g.shape())
             .unwrap_or(false);
         if !ok {
             return Err(Error::Runtime(format!(
                 "Function {name} returned an invalid gradient at index {index} - got {} but expected shape compatible with {}",
                 format_shape(g.shape()),
-                format_shape(&meta.shape)
+                format_shape(&shape)
             )));
         }
-        g = sum_to(&g, &meta.shape)?;
+        g = sum_to(&g, &shape)?;
     }
-    if g.dtype() != meta.dtype {
-        g = shape::to_dtype(&g, meta.dtype)?;
+    if g.dtype() != meta.dtype() {
+        g = shape::to_dtype(&g, meta.dtype())?;
     }
     Ok(g)
 }

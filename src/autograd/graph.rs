@@ -33,10 +33,72 @@ pub struct Edge {
 }
 
 /// What a forward input looked like, so backward can check and cast the grad it produces.
-#[derive(Debug, Clone)]
-pub struct InputMeta {
-    pub dtype: DType,
-    pub shape: Dims,
+///
+/// Every node keeps one per input, so it is packed into 16 bytes: shapes of up to three
+/// dims below 2^32 (nearly all of them) sit inline, larger ones in a box.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputMeta {
+    Small {
+        dtype: DType,
+        ndim: u8,
+        dims: [u32; 3],
+    },
+    Large {
+        dtype: DType,
+        shape: Box<Dims>,
+    },
+}
+
+impl InputMeta {
+    pub fn new(dtype: DType, shape: &[usize]) -> InputMeta {
+        let mut dims = [0u32; 3];
+        if shape.len() <= dims.len() {
+            let mut fits = true;
+            for (d, &s) in dims.iter_mut().zip(shape) {
+                match u32::try_from(s) {
+                    Ok(v) => *d = v,
+                    Err(_) => fits = false,
+                }
+            }
+            if fits {
+                return InputMeta::Small {
+                    dtype,
+                    ndim: shape.len() as u8,
+                    dims,
+                };
+            }
+        }
+        InputMeta::Large {
+            dtype,
+            shape: Box::new(shape.into()),
+        }
+    }
+
+    pub fn dtype(&self) -> DType {
+        match self {
+            InputMeta::Small { dtype, .. } | InputMeta::Large { dtype, .. } => *dtype,
+        }
+    }
+
+    /// Whether the input had exactly this shape.
+    pub fn shape_is(&self, shape: &[usize]) -> bool {
+        match self {
+            InputMeta::Small { ndim, dims, .. } => {
+                shape.len() == *ndim as usize
+                    && shape.iter().zip(dims).all(|(&a, &b)| a == b as usize)
+            }
+            InputMeta::Large { shape: s, .. } => s.as_slice() == shape,
+        }
+    }
+
+    pub fn shape(&self) -> Dims {
+        match self {
+            InputMeta::Small { ndim, dims, .. } => {
+                dims[..*ndim as usize].iter().map(|&d| d as usize).collect()
+            }
+            InputMeta::Large { shape, .. } => (**shape).clone(),
+        }
+    }
 }
 
 pub struct Node {
@@ -49,10 +111,9 @@ pub struct Node {
     pub seq: u64,
     /// Saved tensors were freed by a backward without `retain_graph`.
     pub released: bool,
-    /// Hooks registered on the node or on the tensors it outputs (rare: boxed).
+    /// Hooks registered on the node or on the tensors it outputs, the bindings' data and the
+    /// anomaly-mode trace (rare: boxed).
     pub hooks: Option<Box<super::hooks::NodeHooks>>,
-    /// With anomaly mode on: where in the forward pass the node was created.
-    pub trace: Option<std::sync::Arc<str>>,
     refcount: u32,
 }
 
@@ -113,8 +174,12 @@ impl Arena {
             input_meta,
             seq,
             released: false,
-            hooks: None,
-            trace: super::mode::forward_trace(),
+            hooks: super::mode::forward_trace().map(|trace| {
+                Box::new(super::hooks::NodeHooks {
+                    trace: Some(trace),
+                    ..Default::default()
+                })
+            }),
             refcount: 1,
         };
         self.live += 1;

@@ -54,6 +54,9 @@ pub struct NodeHooks {
     pub post: Vec<(u64, Hook)>,
     /// Data the bindings keep with the node (e.g. `grad_fn.metadata`), freed with it.
     pub data: Option<Arc<dyn Any + Send + Sync>>,
+    /// With anomaly mode on: where in the forward pass the node was created (kept here, with
+    /// the other rare extras, so that nodes without any stay small).
+    pub trace: Option<Arc<str>>,
 }
 
 impl NodeHooks {

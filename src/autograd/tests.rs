@@ -184,3 +184,23 @@ fn a_view_taken_before_a_write_through_another_view_regenerates_its_history() {
     backward(&[out], &[None], None, false).unwrap();
     assert_eq!(x.grad().unwrap().to_vec::<f64>(), vec![2.0, 0.0, 0.0]);
 }
+
+/// Every op adds a node, and a million-op chain keeps them all: what a node weighs is the
+/// memory such a graph needs (G1M in `benches/compare.py`). Large rules are boxed inside
+/// `ops::Backward` and input shapes are packed (`InputMeta`) to keep it there.
+#[test]
+fn node_stays_small() {
+    use crate::autograd::graph::{InputMeta, Node};
+    use std::mem::size_of;
+    assert!(size_of::<InputMeta>() <= 16, "{}", size_of::<InputMeta>());
+    assert!(size_of::<crate::ops::Backward>() <= 80);
+    assert!(size_of::<Node>() <= 200, "{}", size_of::<Node>());
+    let meta = InputMeta::new(DType::F64, &[2, 3]);
+    assert!(meta.shape_is(&[2, 3]) && !meta.shape_is(&[2, 3, 1]) && !meta.shape_is(&[2]));
+    assert_eq!(meta.dtype(), DType::F64);
+    for shape in [&[][..], &[5], &[1, 2, 3, 4], &[1 << 33], &[usize::MAX, 0]] {
+        let meta = InputMeta::new(DType::F32, shape);
+        assert_eq!(meta.shape().as_slice(), shape);
+        assert!(meta.shape_is(shape));
+    }
+}

@@ -266,9 +266,22 @@ pub fn sum_f64(xs: &[f64]) -> f64 {
 
 /// Adds up to `ROWS` rows in f32 (vectorised across the row), then into the f64 `acc`.
 fn add_rows_f32(acc: &mut [f64], data: &[f32], offsets: &[usize]) {
+    // Narrow rows get a small buffer: zeroing a whole tile's (32 KiB) cost more than summing
+    // a (100, 16) bias grad.
+    if acc.len() <= NARROW {
+        add_rows_f32_in::<NARROW>(acc, data, offsets)
+    } else {
+        add_rows_f32_in::<TILE>(acc, data, offsets)
+    }
+}
+
+const NARROW: usize = 64;
+
+#[inline(always)]
+fn add_rows_f32_in<const N: usize>(acc: &mut [f64], data: &[f32], offsets: &[usize]) {
     vectorised(|| {
-        let w = acc.len().min(TILE);
-        let mut part = [0f32; TILE];
+        let w = acc.len().min(N);
+        let mut part = [0f32; N];
         let part = &mut part[..w];
         for rows in offsets.chunks(ROWS) {
             part.fill(0.0);

@@ -248,7 +248,7 @@ pub fn normal(mean: Param<'_>, std: Param<'_>) -> Result<Tensor> {
 /// Records `out` with a rule giving each input a zero grad (random ops).
 fn zero_grad(out: Tensor, inputs: &[Option<&Tensor>], name: &'static str) -> Tensor {
     track_unsaved(out, inputs, |_| {
-        Op::Shape(ShapeOp::ZeroGrad {
+        Op::shape(ShapeOp::ZeroGrad {
             name,
             shapes: inputs.iter().flatten().map(|t| t.dims()).collect(),
         })
@@ -297,7 +297,7 @@ pub fn bernoulli(t: &Tensor, p: Option<f64>) -> Result<Tensor> {
             check_p(p)?;
             let out = draws(t.shape(), t.dtype(), |_| p)?;
             track(out, &[Some(t)], |_| {
-                Op::Shape(ShapeOp::NotImplemented {
+                Op::shape(ShapeOp::NotImplemented {
                     op: "aten::bernoulli",
                 })
             })

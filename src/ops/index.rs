@@ -22,7 +22,9 @@ use crate::autograd::is_grad_enabled;
 use crate::dtype::{DType, Scalar};
 use crate::error::{Error, Result};
 use crate::kernels::{self, index as k};
-use crate::shape::{broadcast_shapes, format_shape, wrap_dim, Dims, Layout};
+use crate::shape::{
+    broadcast_shapes, check_offset_fits, check_strides_fit, format_shape, wrap_dim, Dims, Layout,
+};
 use crate::tensor::Tensor;
 use smallvec::{smallvec, SmallVec};
 
@@ -67,11 +69,17 @@ pub enum Step {
 }
 
 impl Step {
-    fn layout(self, l: &Layout) -> Layout {
+    /// The step's layout. Offsets and strides wrap as PyTorch's int64 arithmetic: only an
+    /// empty view's can overflow (its strides may be huge, `empty(0).view(0, 2**62, 5)`), and
+    /// a result past i64::MAX is PyTorch's error for a negative offset or stride (the same
+    /// arithmetic in `ops::shape` panicked in debug builds; found by the cargo-fuzz target
+    /// `views`).
+    fn layout(self, l: &Layout) -> Result<Layout> {
         let mut out = l.clone();
         match self {
             Step::Select { dim, index } => {
-                out.offset += index * l.strides[dim];
+                out.offset =
+                    check_offset_fits(l.offset.wrapping_add(index.wrapping_mul(l.strides[dim])))?;
                 out.shape.remove(dim);
                 out.strides.remove(dim);
             }
@@ -83,22 +91,27 @@ impl Step {
             } => {
                 // An empty slice keeps its offset, so it never points past the storage.
                 if len > 0 {
-                    out.offset += start * l.strides[dim];
+                    out.offset = check_offset_fits(
+                        l.offset.wrapping_add(start.wrapping_mul(l.strides[dim])),
+                    )?;
                 }
                 out.shape[dim] = len;
-                out.strides[dim] = l.strides[dim] * step;
+                out.strides[dim] = l.strides[dim].wrapping_mul(step);
+                check_strides_fit(&out.strides)?;
             }
             Step::Unsqueeze { dim } => {
                 let stride = if dim < l.ndim() {
-                    l.shape[dim] * l.strides[dim]
+                    l.shape[dim].wrapping_mul(l.strides[dim])
                 } else {
                     1
                 };
                 out.shape.insert(dim, 1);
-                out.strides.insert(dim, stride.max(1));
+                out.strides.insert(dim, stride);
+                check_strides_fit(&out.strides)?;
+                out.strides[dim] = stride.max(1);
             }
         }
-        out
+        Ok(out)
     }
 
     fn apply_shape(self, shape: &mut Dims) {
@@ -136,17 +149,17 @@ fn view_step(t: &Tensor, step: Step) -> Result<Tensor> {
     if let Step::Unsqueeze { dim } = step {
         return shape::unsqueeze(t, dim as i64);
     }
-    let out = t.alias_with_layout(step.layout(t.layout()));
+    let out = t.alias_with_layout(step.layout(t.layout())?);
     let shape = t.dims();
     track(out, &[Some(t)], |_| {
-        Op::Index(Backward::View { step, shape })
+        Op::index(Backward::View { step, shape })
     })
 }
 
 /// `x[...]` / `x[:, :]`: a new view of the whole tensor (AliasBackward0).
 fn alias(x: &Tensor) -> Tensor {
     let out = x.alias_with_layout(x.layout().clone());
-    track_unsaved(out, &[Some(x)], |_| Op::Index(Backward::Alias))
+    track_unsaved(out, &[Some(x)], |_| Op::index(Backward::Alias))
 }
 
 /// `select` of index `v` (negative counts from the end) along `dim` of `shape`. `real_dim`
@@ -467,12 +480,12 @@ impl Spec {
     }
 
     /// The view of `t` the steps give, not recorded.
-    fn region(&self, t: &Tensor) -> Tensor {
+    fn region(&self, t: &Tensor) -> Result<Tensor> {
         let mut l = t.layout().clone();
         for &s in &self.steps {
-            l = s.layout(&l);
+            l = s.layout(&l)?;
         }
-        t.alias_with_layout(l)
+        Ok(t.alias_with_layout(l))
     }
 
     fn plan(&self, region: &Tensor) -> Result<k::Plan> {
@@ -496,7 +509,7 @@ impl Spec {
 
 /// The elements `spec` picks out of `x`, as a new contiguous tensor (no autograd).
 fn read_raw(x: &Tensor, spec: &Spec) -> Result<Tensor> {
-    let region = spec.region(x);
+    let region = spec.region(x)?;
     let plan = spec.plan(&region)?;
     k::gather(&region, &plan)
 }
@@ -510,7 +523,7 @@ fn read(x: &Tensor, spec: Spec, name: &'static str) -> Result<Tensor> {
 fn record_read(out: Tensor, x: &Tensor, spec: Spec, name: &'static str) -> Tensor {
     let shape = x.dims();
     track_unsaved(out, &[Some(x)], |_| {
-        Op::Index(Backward::Get { spec, shape, name })
+        Op::index(Backward::Get { spec, shape, name })
     })
 }
 
@@ -552,7 +565,7 @@ fn broadcasts_to(v: &[usize], to: &[usize]) -> bool {
 
 /// Writes `value` (times `alpha`) into the elements `spec` picks out of `out`, a fresh tensor.
 fn write(out: &Tensor, spec: &Spec, value: &Value, accumulate: bool, alpha: f64) -> Result<()> {
-    let region = spec.region(out);
+    let region = spec.region(out)?;
     let plan = spec.plan(&region)?;
     let v = match value {
         Value::Scalar(s) => scalar_tensor(*s, out.dtype())?,
@@ -606,7 +619,7 @@ fn put(
         value.tensor().is_some_and(|t| t.requires_grad()),
     );
     track(out, &[Some(x), value.tensor()], |_| {
-        Op::Index(Backward::Put {
+        Op::index(Backward::Put {
             spec: spec.clone(),
             accumulate,
             alpha,
@@ -628,7 +641,7 @@ fn embed(
     let out = Tensor::zeros(shape, g.dtype())?;
     write(&out, spec, &Value::Tensor(g.clone()), accumulate, 1.0)?;
     track(out, &[None, Some(g)], |_| {
-        Op::Index(Backward::Put {
+        Op::index(Backward::Put {
             spec: spec.clone(),
             accumulate,
             alpha: 1.0,
@@ -1056,7 +1069,7 @@ pub fn take(x: &Tensor, index: &Tensor) -> Result<Tensor> {
     let out = read_raw(&flat, &spec)?;
     let shape = x.dims();
     track(out, &[Some(x)], |_| {
-        Op::Index(Backward::Take { spec, shape })
+        Op::index(Backward::Take { spec, shape })
     })
 }
 
@@ -1113,7 +1126,7 @@ pub fn gather(x: &Tensor, dim: i64, index: &Tensor) -> Result<Tensor> {
     let out = k::gather_dim(x, d, index)?;
     let shape = x.dims();
     track(out, &[Some(x)], |_| {
-        Op::Index(Backward::Gather {
+        Op::index(Backward::Gather {
             dim: d,
             index: Saved::input(index),
             shape,
@@ -1190,7 +1203,7 @@ pub fn scatter(
     };
     let grads = (x.requires_grad(), src_t.is_some_and(|s| s.requires_grad()));
     track(out, &[Some(x), src_t], |_| {
-        Op::Index(Backward::Scatter {
+        Op::index(Backward::Scatter {
             dim: d,
             index: Saved::input(index),
             accumulate,
@@ -1240,7 +1253,7 @@ pub fn masked_fill(x: &Tensor, mask: &Tensor, value: Value) -> Result<Tensor> {
     };
     let value_grad = value.tensor().is_some_and(|t| t.requires_grad());
     track(out, &[Some(x), value.tensor()], |_| {
-        Op::Index(Backward::MaskedFill {
+        Op::index(Backward::MaskedFill {
             mask: Saved::input(mask),
             value_grad,
             name,
@@ -1265,7 +1278,7 @@ pub fn masked_select(x: &Tensor, mask: &Tensor) -> Result<Tensor> {
     let shape = broadcast_shapes(mask.shape(), x.shape())?;
     let out = k::masked_select(x, mask, &shape)?;
     track(out, &[Some(x)], |_| {
-        Op::Index(Backward::MaskedSelect {
+        Op::index(Backward::MaskedSelect {
             mask: Saved::input(mask),
             shape,
         })

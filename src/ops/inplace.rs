@@ -174,7 +174,7 @@ fn apply_on_view(
     write_result(dst, &result)?;
     let base_shape = base.dims();
     let node = record(
-        Op::Inplace(Backward::CopySlices {
+        Op::inplace(Backward::CopySlices {
             region: region.clone(),
             base_shape: base_shape.clone(),
         }),
@@ -182,7 +182,7 @@ fn apply_on_view(
     );
     base.set_grad_fn(Some(node), 0);
     let view_node = record(
-        Op::Inplace(Backward::AsStrided { region, base_shape }),
+        Op::inplace(Backward::AsStrided { region, base_shape }),
         &[Some(base)],
     );
     dst.set_grad_fn(Some(view_node), 0);
@@ -198,7 +198,7 @@ pub(crate) fn view_of_root(
 ) -> Result<crate::autograd::graph::NodeRef> {
     let region = region_in(view, base)?;
     Ok(record(
-        Op::Inplace(Backward::AsStrided {
+        Op::inplace(Backward::AsStrided {
             region,
             base_shape: base.dims(),
         }),
@@ -237,7 +237,7 @@ fn as_strided(t: &Tensor, region: &Layout, base_shape: &[usize]) -> Result<Tenso
     };
     let out = t.alias_with_layout(l);
     track(out, &[Some(&t)], |_| {
-        Op::Inplace(Backward::AsStrided {
+        Op::inplace(Backward::AsStrided {
             region: region.clone(),
             base_shape: base_shape.into(),
         })
@@ -250,7 +250,7 @@ fn region_scatter(g: &Tensor, region: &Layout, base_shape: &[usize]) -> Result<T
     kernels::copy_into(&out.alias_with_layout(region.clone()), &g.detach());
     let out = out.detach();
     track(out, &[Some(g)], |_| {
-        Op::Inplace(Backward::RegionScatter {
+        Op::inplace(Backward::RegionScatter {
             region: region.clone(),
             base_shape: base_shape.into(),
         })

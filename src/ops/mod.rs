@@ -44,14 +44,16 @@ pub enum Backward {
     Accumulate(WeakTensor),
     Arith(arith::Backward),
     Unary(unary::Backward),
-    Reduce(reduce::Backward),
+    // Families whose rules hold shapes are boxed: the enum is as large as its largest
+    // variant and every node holds one (see `tests::node_stays_small`).
+    Reduce(Box<reduce::Backward>),
     Linalg(linalg::Backward),
     /// In-place writes through views (`CopySlices`, `AsStridedBackward0`).
-    Inplace(inplace::Backward),
+    Inplace(Box<inplace::Backward>),
     /// Ops with several differentiable outputs (`split`, `unbind`, ...).
-    Multi(shape::MultiBackward),
-    Index(index::Backward),
-    Shape(shape::Backward),
+    Multi(Box<shape::MultiBackward>),
+    Index(Box<index::Backward>),
+    Shape(Box<shape::Backward>),
     /// A user-defined `autograd.Function` (implemented by the bindings).
     Custom(std::sync::Arc<dyn crate::autograd::hooks::CustomFunction>),
     /// The saved values were freed by a backward pass without `retain_graph`.
@@ -65,6 +67,26 @@ pub struct Ctx {
 }
 
 impl Backward {
+    pub fn reduce(b: reduce::Backward) -> Backward {
+        Backward::Reduce(Box::new(b))
+    }
+
+    pub fn inplace(b: inplace::Backward) -> Backward {
+        Backward::Inplace(Box::new(b))
+    }
+
+    pub fn multi(b: shape::MultiBackward) -> Backward {
+        Backward::Multi(Box::new(b))
+    }
+
+    pub fn index(b: index::Backward) -> Backward {
+        Backward::Index(Box::new(b))
+    }
+
+    pub fn shape(b: shape::Backward) -> Backward {
+        Backward::Shape(Box::new(b))
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Backward::Accumulate(_) => "AccumulateGrad",
@@ -338,17 +360,11 @@ pub fn record(op: Backward, inputs: &[Option<&Tensor>]) -> NodeRef {
     for input in inputs {
         match input {
             Some(t) => {
-                meta.push(InputMeta {
-                    dtype: t.dtype(),
-                    shape: t.dims(),
-                });
+                meta.push(InputMeta::new(t.dtype(), t.shape()));
                 next.push(gradient_edge_locked(&mut arena, t));
             }
             None => {
-                meta.push(InputMeta {
-                    dtype: DType::F32,
-                    shape: Default::default(),
-                });
+                meta.push(InputMeta::new(DType::F32, &[]));
                 next.push(None);
             }
         }
@@ -378,10 +394,7 @@ pub fn gradient_edge_locked(arena: &mut crate::autograd::graph::Arena, t: &Tenso
             });
         }
     }
-    let meta = smallvec::smallvec![InputMeta {
-        dtype: t.dtype(),
-        shape: t.dims()
-    }];
+    let meta = smallvec::smallvec![InputMeta::new(t.dtype(), t.shape())];
     let node = arena.insert(
         "AccumulateGrad",
         Backward::Accumulate(t.downgrade()),

@@ -176,7 +176,7 @@ pub fn sum(
     let out = finish(raw, t.shape(), &rd, keepdim)?;
     let input_shape = t.dims();
     track(out, &[Some(t)], |_| {
-        Op::Reduce(match dims {
+        Op::reduce(match dims {
             None => Backward::Sum { shape: input_shape },
             Some(_) => Backward::SumDim {
                 shape: input_shape,
@@ -207,7 +207,7 @@ pub fn mean(
     let out = finish(raw, t.shape(), &rd, keepdim)?;
     let input_shape = t.dims();
     track(out, &[Some(t)], |_| {
-        Op::Reduce(match dims {
+        Op::reduce(match dims {
             None => Backward::Mean {
                 shape: input_shape,
                 count,
@@ -228,7 +228,7 @@ pub fn prod(t: &Tensor, dim: Option<i64>, keepdim: bool, dtype: Option<DType>) -
     let raw = accumulate_raw(t, &rd, accumulate_dtype(t, dtype), &Prod)?;
     let out = finish(raw, t.shape(), &rd, keepdim)?;
     track(out, &[Some(t)], |out| {
-        Op::Reduce(Backward::Prod {
+        Op::reduce(Backward::Prod {
             input: Saved::input(t),
             result: Saved::output(out),
             dims: rd.clone(),
@@ -293,7 +293,7 @@ pub fn extreme_all(t: &Tensor, min: bool) -> Result<Tensor> {
     let rd: Dims = (0..t.ndim()).collect();
     let out = finish(extreme_raw(t, &rd, min)?, t.shape(), &rd, false)?;
     track(out, &[Some(t)], |out| {
-        Op::Reduce(Backward::ExtremeAll {
+        Op::reduce(Backward::ExtremeAll {
             input: Saved::input(t),
             result: Saved::output(out),
             min,
@@ -308,7 +308,7 @@ pub fn amax(t: &Tensor, dims: &[i64], keepdim: bool, min: bool) -> Result<Tensor
     check_nonempty(name, t, dims, dims.is_empty() || t.ndim() == 0)?;
     let out = finish(extreme_raw(t, &rd, min)?, t.shape(), &rd, keepdim)?;
     track(out, &[Some(t)], |out| {
-        Op::Reduce(Backward::Amax {
+        Op::reduce(Backward::Amax {
             input: Saved::input(t),
             result: Saved::output(out),
             dims: rd.clone(),
@@ -341,7 +341,7 @@ pub fn extreme_dim(t: &Tensor, dim: i64, keepdim: bool, min: bool) -> Result<(Te
     let values = finish(values, t.shape(), &rd, keepdim)?;
     let indices = finish(indices, t.shape(), &rd, keepdim)?;
     let values = track(values, &[Some(t)], |_| {
-        Op::Reduce(Backward::ExtremeDim {
+        Op::reduce(Backward::ExtremeDim {
             indices: Saved::input(&indices),
             shape: t.dims(),
             dim: rd.first().copied().unwrap_or(0),
@@ -404,7 +404,7 @@ pub fn var(
     })?;
     let out = finish(raw, t.shape(), &rd, keepdim)?;
     track(out, &[Some(t)], |out| {
-        Op::Reduce(Backward::Var {
+        Op::reduce(Backward::Var {
             input: Saved::input(t),
             result: sqrt.then(|| Saved::output(out)),
             dims: rd.clone(),
@@ -488,7 +488,7 @@ pub fn norm(t: &Tensor, p: f64, dims: Option<&[i64]>, keepdim: bool) -> Result<T
     let raw = float_dispatch!(t.dtype(), T => reduce_tensor::<T, _>(t, &rd, &NormFold { p }))?;
     let out = finish(raw, t.shape(), &rd, keepdim)?;
     track(out, &[Some(t)], |out| {
-        Op::Reduce(Backward::Norm {
+        Op::reduce(Backward::Norm {
             input: Saved::input(t),
             result: Saved::output(out),
             dims: rd.clone(),
@@ -518,7 +518,7 @@ pub fn logsumexp(t: &Tensor, dims: &[i64], keepdim: bool) -> Result<Tensor> {
     })?;
     let out = finish(raw, t.shape(), &rd, keepdim)?;
     track(out, &[Some(t)], |out| {
-        Op::Reduce(Backward::Logsumexp {
+        Op::reduce(Backward::Logsumexp {
             input: Saved::input(t),
             result: Saved::output(out),
             dims: rd.clone(),
@@ -566,7 +566,7 @@ fn scan_raw(t: &Tensor, dim: usize, out_dtype: DType, prod: bool, reverse: bool)
 fn cumsum_dir(t: &Tensor, dim: usize, dtype: Option<DType>, reverse: bool) -> Result<Tensor> {
     let out = scan_raw(t, dim, accumulate_dtype(t, dtype), false, reverse)?;
     track(out, &[Some(t)], |_| {
-        Op::Reduce(Backward::Cumsum { dim, reverse })
+        Op::reduce(Backward::Cumsum { dim, reverse })
     })
 }
 
@@ -579,7 +579,7 @@ pub fn cumprod(t: &Tensor, dim: i64, dtype: Option<DType>) -> Result<Tensor> {
     let d = wrap_dim(dim, t.ndim())?;
     let out = scan_raw(t, d, accumulate_dtype(t, dtype), true, false)?;
     track(out, &[Some(t)], |out| {
-        Op::Reduce(Backward::Cumprod {
+        Op::reduce(Backward::Cumprod {
             input: Saved::input(t),
             result: Saved::output(out),
             dim: d,
@@ -609,7 +609,7 @@ pub fn softmax(t: &Tensor, dim: i64, dtype: Option<DType>, log: bool) -> Result<
     let out = float_dispatch!(x.dtype(), T => kernels::reduce::softmax::<T>(&xc, d, log))?;
     track(out, &[Some(&x)], |out| {
         let result = Saved::output(out);
-        Op::Reduce(if log {
+        Op::reduce(if log {
             Backward::LogSoftmax { result, dim: d }
         } else {
             Backward::Softmax { result, dim: d }
@@ -626,7 +626,7 @@ fn scatter_along(src: &Tensor, dim: usize, index: &Tensor, shape: &[usize]) -> R
     let out =
         any_dispatch!(s.dtype(), T => kernels::reduce::scatter_dim::<T>(&s, dim, index, shape))?;
     track(out, &[Some(src)], |_| {
-        Op::Reduce(Backward::Scatter {
+        Op::reduce(Backward::Scatter {
             dim,
             index: index.clone(),
         })
@@ -638,7 +638,7 @@ fn gather_along(src: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
     let s = contiguous_raw(src)?;
     let out = any_dispatch!(s.dtype(), T => kernels::reduce::gather_dim::<T>(&s, dim, index))?;
     track(out, &[Some(src)], |_| {
-        Op::Reduce(Backward::Gather {
+        Op::reduce(Backward::Gather {
             dim,
             index: index.clone(),
             shape: src.dims(),

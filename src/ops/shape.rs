@@ -16,7 +16,10 @@ use super::{
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::kernels::{self, pool, PARALLEL_THRESHOLD};
-use crate::shape::{checked_numel, format_i64s, format_shape, infer_shape, wrap_dim, Dims, Layout};
+use crate::shape::{
+    check_offset_fits, check_strides_fit, check_view_strides, checked_numel, format_i64s,
+    format_shape, infer_shape, wrap_dim, Dims, Layout,
+};
 use crate::storage::Element;
 use crate::tensor::Tensor;
 use rayon::prelude::*;
@@ -52,6 +55,7 @@ macro_rules! any_dispatch {
 pub fn view_raw(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
     check_same_numel(t, shape)?;
     let strides = t.layout().view_strides(shape).ok_or(Error::InvalidView)?;
+    check_view_strides(&strides)?;
     Ok(t.alias_with_layout(Layout {
         shape: shape.into(),
         strides,
@@ -65,7 +69,7 @@ pub fn view(t: &Tensor, shape: &[i64]) -> Result<Tensor> {
     let out = view_raw(t, &shape)?;
     let input_shape = t.dims();
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::View { shape: input_shape })
+        Op::shape(Backward::View { shape: input_shape })
     })
 }
 
@@ -97,6 +101,7 @@ pub fn reshape(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
     check_same_numel(t, shape)?;
     let input_shape = t.dims();
     if let Some(strides) = t.layout().view_strides(shape) {
+        check_view_strides(&strides)?;
         let out = t.alias_with_layout(Layout {
             shape: shape.into(),
             strides,
@@ -106,7 +111,7 @@ pub fn reshape(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
         // strides allow it (`_reshape_alias`: ReshapeAliasBackward0).
         let contiguous = t.is_contiguous();
         return track(out, &[Some(t)], |_| {
-            Op::Shape(if contiguous {
+            Op::shape(if contiguous {
                 Backward::View { shape: input_shape }
             } else {
                 Backward::ReshapeAlias { shape: input_shape }
@@ -116,7 +121,7 @@ pub fn reshape(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
     let copy = kernels::cast(t, t.dtype())?;
     let out = view_raw(&copy, shape)?;
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::UnsafeView { shape: input_shape })
+        Op::shape(Backward::UnsafeView { shape: input_shape })
     })
 }
 
@@ -127,10 +132,13 @@ pub fn expand(t: &Tensor, shape: &[usize]) -> Result<Tensor> {
     // by `fuzz/fuzz_targets/views.rs`: `expand([1], [usize::MAX - 2])`).
     checked_numel(shape)?;
     let layout = t.layout().broadcast_to(shape)?;
+    // A new leading size-1 dim of an empty view may get a stride past i64::MAX (PyTorch's
+    // wrapped product is negative): `empty(0).view(2**62, 0, 3).expand(1, 2**62, 0, 3)`.
+    check_strides_fit(&layout.strides)?;
     let out = t.alias_with_layout(layout);
     let input_shape = t.dims();
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Expand { shape: input_shape })
+        Op::shape(Backward::Expand { shape: input_shape })
     })
 }
 
@@ -188,7 +196,7 @@ fn transpose_named(t: &Tensor, d0: i64, d1: i64, name: &'static str) -> Result<T
     let (a, b) = (wrap_dim(d0, t.ndim())?, wrap_dim(d1, t.ndim())?);
     let out = t.alias_with_layout(swap_dims(t.layout(), a, b));
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Transpose { dims: (a, b), name })
+        Op::shape(Backward::Transpose { dims: (a, b), name })
     })
 }
 
@@ -207,7 +215,7 @@ fn t_named(x: &Tensor, op: &str, name: &'static str) -> Result<Tensor> {
     let dims = if x.ndim() < 2 { (0, 0) } else { (0, 1) };
     let out = x.alias_with_layout(swap_dims(x.layout(), dims.0, dims.1));
     track(out, &[Some(x)], |_| {
-        Op::Shape(Backward::Transpose { dims, name })
+        Op::shape(Backward::Transpose { dims, name })
     })
 }
 
@@ -247,7 +255,7 @@ pub fn permute(t: &Tensor, dims: &[i64]) -> Result<Tensor> {
         offset: l.offset,
     };
     let out = t.alias_with_layout(layout);
-    track(out, &[Some(t)], |_| Op::Shape(Backward::Permute { perm }))
+    track(out, &[Some(t)], |_| Op::shape(Backward::Permute { perm }))
 }
 
 /// `unsqueeze(dim)`: a view with a new size-1 dim (UnsqueezeBackward0).
@@ -257,26 +265,29 @@ pub fn unsqueeze(t: &Tensor, dim: i64) -> Result<Tensor> {
 
 fn unsqueeze_named(t: &Tensor, dim: i64, name: &'static str) -> Result<Tensor> {
     let d = wrap_dim(dim, t.ndim() + 1)?;
-    let out = t.alias_with_layout(unsqueeze_layout(t.layout(), d));
+    let out = t.alias_with_layout(unsqueeze_layout(t.layout(), d)?);
     let shape = t.dims();
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Restride { shape, name })
+        Op::shape(Backward::Restride { shape, name })
     })
 }
 
 /// `l` with a new size-1 dim at `d` (`d <= l.ndim()`).
-fn unsqueeze_layout(l: &Layout, d: usize) -> Layout {
+fn unsqueeze_layout(l: &Layout, d: usize) -> Result<Layout> {
     let mut layout = l.clone();
     // Wrapping, as PyTorch's int64 product: an empty view's size * stride may overflow
-    // (`empty(0).view(0, 4, 2**62).unsqueeze(1)`, found by the cargo-fuzz target `views`).
+    // (`empty(0).view(0, 4, 2**62).unsqueeze(1)`, found by the cargo-fuzz target `views`),
+    // and PyTorch refuses a product past i64::MAX (a negative stride).
     let stride = if d < l.ndim() {
         l.shape[d].wrapping_mul(l.strides[d])
     } else {
         1
     };
     layout.shape.insert(d, 1);
-    layout.strides.insert(d, stride.max(1));
-    layout
+    layout.strides.insert(d, stride);
+    check_strides_fit(&layout.strides)?;
+    layout.strides[d] = stride.max(1);
+    Ok(layout)
 }
 
 /// `squeeze()` / `squeeze(dim)` / `squeeze(dims)`: a view without the named size-1 dims
@@ -331,7 +342,7 @@ fn squeeze_named(
     let out = t.alias_with_layout(layout);
     let shape = t.dims();
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Restride { shape, name })
+        Op::shape(Backward::Restride { shape, name })
     })
 }
 
@@ -371,16 +382,19 @@ pub fn squeeze_(x: &Tensor, dims: Option<&[i64]>, list: bool) -> Result<Tensor> 
 /// PyTorch's `squeeze_`/`_unsafe_view`, e.g. `matmul`).
 pub fn reshape_named(t: &Tensor, shape: &[usize], name: &'static str) -> Result<Tensor> {
     let out = match t.layout().view_strides(shape) {
-        Some(strides) => t.alias_with_layout(Layout {
-            shape: shape.into(),
-            strides,
-            offset: t.layout().offset,
-        }),
+        Some(strides) => {
+            check_view_strides(&strides)?;
+            t.alias_with_layout(Layout {
+                shape: shape.into(),
+                strides,
+                offset: t.layout().offset,
+            })
+        }
         None => view_raw(&kernels::cast(t, t.dtype())?, shape)?,
     };
     let input_shape = t.dims();
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Restride {
+        Op::shape(Backward::Restride {
             shape: input_shape,
             name,
         })
@@ -423,7 +437,7 @@ pub fn clone_as(t: &Tensor, preserve: bool) -> Result<Tensor> {
     } else {
         kernels::cast(t, t.dtype())?
     };
-    track(out, &[Some(t)], |_| Op::Shape(Backward::Clone))
+    track(out, &[Some(t)], |_| Op::shape(Backward::Clone))
 }
 
 /// The strides of a `preserve_format` copy of a tensor laid out as `l` (PyTorch's
@@ -498,7 +512,7 @@ pub fn to_dtype(t: &Tensor, dtype: DType) -> Result<Tensor> {
     if !dtype.is_floating_point() {
         return Ok(out);
     }
-    track(out, &[Some(t)], |_| Op::Shape(Backward::ToCopy))
+    track(out, &[Some(t)], |_| Op::shape(Backward::ToCopy))
 }
 
 // ---- flatten / unflatten / .T / .mT -----------------------------------------------------
@@ -518,13 +532,15 @@ pub fn flatten(t: &Tensor, start_dim: i64, end_dim: i64) -> Result<Tensor> {
     if s == e {
         return Ok(t.clone());
     }
-    let shape = t.shape();
-    let mut out: Dims = shape[..s].into();
-    // An empty tensor's other sizes may multiply past 64 bits: PyTorch's product wraps
-    // (`empty(0).view(0, 4, 2**62).flatten(1, 2)` has shape `[0, 0]`), so wrap explicitly.
-    out.push(shape[s..=e].iter().fold(1usize, |a, &d| a.wrapping_mul(d)));
+    let shape: Vec<i64> = t.shape().iter().map(|&d| d as i64).collect();
+    let mut out = shape[..s].to_vec();
+    // An empty tensor's other sizes may multiply past 64 bits: PyTorch's int64 product wraps
+    // (`empty(0).view(0, 4, 2**62).flatten(1, 2)` has shape `[0, 0]`), and a product that
+    // wraps negative is refused by reshape as a negative size (found by the cargo-fuzz
+    // target `views`: `empty(0).view(0, 3, 2**62, 4).flatten(1, 2)` had a size past i64::MAX).
+    out.push(shape[s..=e].iter().fold(1i64, |a, &d| a.wrapping_mul(d)));
     out.extend_from_slice(&shape[e + 1..]);
-    reshape(t, &out)
+    reshape_i64(t, &out)
 }
 
 /// `unflatten(dim, sizes)`: a view splitting `dim` into `sizes` (one may be -1).
@@ -590,7 +606,7 @@ pub fn movedim(t: &Tensor, source: &[i64], destination: &[i64]) -> Result<Tensor
         let out = t.alias_with_layout(t.layout().clone());
         let shape = t.dims();
         return track(out, &[Some(t)], |_| {
-            Op::Shape(Backward::Restride {
+            Op::shape(Backward::Restride {
                 shape,
                 name: "AliasBackward0",
             })
@@ -631,15 +647,20 @@ pub enum Region {
 }
 
 impl Region {
-    fn layout(self, l: &Layout) -> Layout {
+    /// The region's layout. Offsets and strides use PyTorch's wrapping int64 arithmetic
+    /// (only an empty view's can overflow: its strides may be huge), and a result past
+    /// `i64::MAX` is PyTorch's error for a negative offset or stride.
+    fn layout(self, l: &Layout) -> Result<Layout> {
         let mut out = l.clone();
         match self {
             Region::Slice { dim, start, len } => {
-                out.offset += start * l.strides[dim];
+                out.offset =
+                    check_offset_fits(l.offset.wrapping_add(start.wrapping_mul(l.strides[dim])))?;
                 out.shape[dim] = len;
             }
             Region::Select { dim, index } => {
-                out.offset += index * l.strides[dim];
+                out.offset =
+                    check_offset_fits(l.offset.wrapping_add(index.wrapping_mul(l.strides[dim])))?;
                 out.shape.remove(dim);
                 out.strides.remove(dim);
             }
@@ -652,8 +673,10 @@ impl Region {
                     (n1.saturating_sub(k).min(n2), dim1)
                 };
                 if size > 0 {
-                    // k < the size of `along` here, so this stays inside the storage.
-                    out.offset += k * l.strides[along];
+                    // k < the size of `along` here, so this stays inside the storage of a
+                    // non-empty view.
+                    out.offset =
+                        check_offset_fits(l.offset.wrapping_add(k.wrapping_mul(l.strides[along])))?;
                 }
                 out.shape.clear();
                 out.strides.clear();
@@ -662,10 +685,14 @@ impl Region {
                     out.strides.push(l.strides[d]);
                 }
                 out.shape.push(size);
-                out.strides.push(l.strides[dim1] + l.strides[dim2]);
+                // Found by the cargo-fuzz target `views`: a plain `+` overflowed on an empty
+                // view's huge strides.
+                out.strides
+                    .push(l.strides[dim1].wrapping_add(l.strides[dim2]));
+                check_strides_fit(&out.strides)?;
             }
         }
-        out
+        Ok(out)
     }
 
     fn name(self) -> &'static str {
@@ -686,28 +713,28 @@ impl Region {
 }
 
 /// The region of `t` as a view, not recorded.
-fn region_raw(t: &Tensor, region: Region) -> Tensor {
-    let mut layout = region.layout(t.layout());
+fn region_raw(t: &Tensor, region: Region) -> Result<Tensor> {
+    let mut layout = region.layout(t.layout())?;
     if layout.numel() == 0 {
         // An empty view reads nothing; keep its offset inside the storage.
         layout.offset = layout.offset.min(t.buffer().len());
     }
-    t.alias_with_layout(layout)
+    Ok(t.alias_with_layout(layout))
 }
 
 /// The region of `t` as a recorded view (SliceBackward0 / DiagonalBackward0 / ...).
-fn region_view(t: &Tensor, region: Region) -> Tensor {
+fn region_view(t: &Tensor, region: Region) -> Result<Tensor> {
     let shape = t.dims();
-    track_unsaved(region_raw(t, region), &[Some(t)], |_| {
-        Op::Shape(Backward::Region { region, shape })
-    })
+    Ok(track_unsaved(region_raw(t, region)?, &[Some(t)], |_| {
+        Op::shape(Backward::Region { region, shape })
+    }))
 }
 
 /// Zeros of `shape` with `g` written into `region` (the adjoint of taking the region).
 fn embed(g: &Tensor, shape: &[usize], region: Region) -> Result<Tensor> {
     let out = Tensor::zeros(shape, g.dtype())?;
-    kernels::copy_into(&region_raw(&out, region), g);
-    track(out, &[Some(g)], |_| Op::Shape(Backward::Embed { region }))
+    kernels::copy_into(&region_raw(&out, region)?, g);
+    track(out, &[Some(g)], |_| Op::shape(Backward::Embed { region }))
 }
 
 /// `narrow(dim, start, length)`: a view of `length` entries of `dim` from `start`.
@@ -736,14 +763,14 @@ pub fn narrow(t: &Tensor, dim: i64, start: i64, length: i64) -> Result<Tensor> {
             "start ({start}) + length ({length}) exceeds dimension size ({size})."
         )));
     }
-    Ok(region_view(
+    region_view(
         t,
         Region::Slice {
             dim: d,
             start: start as usize,
             len: length as usize,
         },
-    ))
+    )
 }
 
 /// `diagonal(offset, dim1, dim2)`: a view of the diagonal of the `dim1` x `dim2` planes.
@@ -754,14 +781,14 @@ pub fn diagonal(t: &Tensor, offset: i64, dim1: i64, dim2: i64) -> Result<Tensor>
             "diagonal dimensions cannot be identical {dim1}, {dim2}"
         )));
     }
-    Ok(region_view(
+    region_view(
         t,
         Region::Diagonal {
             offset,
             dim1: d1,
             dim2: d2,
         },
-    ))
+    )
 }
 
 // ---- split / chunk / unbind: one node, several outputs -----------------------------------
@@ -798,7 +825,7 @@ pub fn split(t: &Tensor, split_size: i64, dim: i64) -> Result<Vec<Tensor>> {
         n.div_ceil(step).max(1)
     };
     let sizes: Vec<usize> = (0..count).map(|i| step.min(n - i * step)).collect();
-    Ok(split_pieces(t, d, sizes, "SplitBackward0"))
+    split_pieces(t, d, sizes, "SplitBackward0")
 }
 
 /// `split(sizes, dim)` with a list of sizes (SplitWithSizesBackward0).
@@ -820,7 +847,7 @@ pub fn split_with_sizes(t: &Tensor, sizes: &[i64], dim: i64) -> Result<Vec<Tenso
         )));
     }
     let sizes = sizes.iter().map(|&s| s as usize).collect();
-    Ok(split_pieces(t, d, sizes, "SplitWithSizesBackward0"))
+    split_pieces(t, d, sizes, "SplitWithSizesBackward0")
 }
 
 /// `chunk(chunks, dim)`: `split` into pieces of `ceil(size / chunks)`.
@@ -841,12 +868,17 @@ pub fn chunk(t: &Tensor, chunks: i64, dim: i64) -> Result<Vec<Tensor>> {
             .try_reserve_exact(chunks as usize)
             .map_err(|_| Error::Runtime(format!("chunk: cannot make {chunks} chunks")))?;
         sizes.resize(chunks as usize, 0);
-        return Ok(split_pieces(t, d, sizes, "SplitWithSizesBackward0"));
+        return split_pieces(t, d, sizes, "SplitWithSizesBackward0");
     }
     split(t, step, dim)
 }
 
-fn split_pieces(t: &Tensor, dim: usize, sizes: Vec<usize>, name: &'static str) -> Vec<Tensor> {
+fn split_pieces(
+    t: &Tensor,
+    dim: usize,
+    sizes: Vec<usize>,
+    name: &'static str,
+) -> Result<Vec<Tensor>> {
     let mut start = 0;
     let pieces = sizes
         .iter()
@@ -855,15 +887,15 @@ fn split_pieces(t: &Tensor, dim: usize, sizes: Vec<usize>, name: &'static str) -
             start += len;
             p
         })
-        .collect();
-    track_multi_unsaved(pieces, &[Some(t)], |_| {
-        Op::Multi(MultiBackward::Split {
+        .collect::<Result<_>>()?;
+    Ok(track_multi_unsaved(pieces, &[Some(t)], |_| {
+        Op::multi(MultiBackward::Split {
             dim,
             sizes,
             shape: t.dims(),
             name,
         })
-    })
+    }))
 }
 
 /// `unbind(dim)`: the slices along `dim`, each without it (UnbindBackward0).
@@ -876,9 +908,9 @@ pub fn unbind(t: &Tensor, dim: i64) -> Result<Vec<Tensor>> {
     }
     let pieces = (0..t.shape()[d])
         .map(|index| region_raw(t, Region::Select { dim: d, index }))
-        .collect();
+        .collect::<Result<_>>()?;
     track_multi(pieces, &[Some(t)], |_| {
-        Op::Multi(MultiBackward::Unbind {
+        Op::multi(MultiBackward::Unbind {
             dim: d,
             shape: t.dims(),
         })
@@ -925,11 +957,21 @@ fn fill_rows<T: Element>(out: &mut [T], row: usize, fill: impl Fn(usize, &mut [T
 /// Concatenates `parts` (same ndim, same sizes except at `dim`) along `dim` as `dtype`.
 fn cat_raw(parts: &[Tensor], dim: usize, dtype: DType) -> Result<Tensor> {
     let mut shape = parts[0].dims();
-    shape[dim] = parts.iter().map(|p| p.shape()[dim]).sum();
+    // Wrapping, as PyTorch's int64 sum: empty parts may have sizes that add past 64 bits
+    // (`cat([empty(0).view(0, 2**62)] * 4, 1)` has shape `[0, 0]`); a sum past i64::MAX is
+    // checked_numel's negative-dimension error, as in PyTorch.
+    shape[dim] = parts
+        .iter()
+        .fold(0usize, |a, p| a.wrapping_add(p.shape()[dim]));
     let n = checked_numel(&shape)?;
     let inner: usize = shape[dim + 1..].iter().product();
-    let widths: Vec<usize> = parts.iter().map(|p| p.shape()[dim] * inner).collect();
-    let row: usize = widths.iter().sum();
+    // Wrapping for the same reason: only an empty result's widths can overflow, and then no
+    // row is filled.
+    let widths: Vec<usize> = parts
+        .iter()
+        .map(|p| p.shape()[dim].wrapping_mul(inner))
+        .collect();
+    let row = widths.iter().fold(0usize, |a, &w| a.wrapping_add(w));
     crate::any_dispatch!(dtype, T => {
         // The output first: when it can be allocated, so can each part it is made of.
         let mut out = zeroed::<T>(n)?;
@@ -967,7 +1009,7 @@ pub fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
     let Some(first) = tensors.iter().find(|t| !skipped(t)) else {
         let out = Tensor::zeros(&[0], dtype)?;
         let sizes = tensors.iter().map(|_| None).collect();
-        return track(out, &inputs, |_| Op::Shape(Backward::Cat { dim: 0, sizes }));
+        return track(out, &inputs, |_| Op::shape(Backward::Cat { dim: 0, sizes }));
     };
     let d = wrap_dim(dim, first.ndim())?;
     let mut parts = Vec::with_capacity(tensors.len());
@@ -992,7 +1034,7 @@ pub fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
     }
     let out = cat_raw(&parts, d, dtype)?;
     track(out, &inputs, |_| {
-        Op::Shape(Backward::Cat {
+        Op::shape(Backward::Cat {
             dim: d,
             sizes: tensors
                 .iter()
@@ -1026,11 +1068,11 @@ pub fn stack(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
         .fold(first.dtype(), |acc, t| acc.promote(t.dtype()));
     let parts: Vec<Tensor> = tensors
         .iter()
-        .map(|t| t.alias_with_layout(unsqueeze_layout(t.layout(), d)))
-        .collect();
+        .map(|t| Ok(t.alias_with_layout(unsqueeze_layout(t.layout(), d)?)))
+        .collect::<Result<_>>()?;
     let out = cat_raw(&parts, d, dtype)?;
     let inputs: Vec<Option<&Tensor>> = tensors.iter().map(Some).collect();
-    track(out, &inputs, |_| Op::Shape(Backward::Stack { dim: d }))
+    track(out, &inputs, |_| Op::shape(Backward::Stack { dim: d }))
 }
 
 // ---- copies that reorder: repeat, flip, roll, tril/triu ----------------------------------
@@ -1082,7 +1124,7 @@ pub fn repeat(t: &Tensor, repeats: &[i64]) -> Result<Tensor> {
         t.dims(),
     );
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Repeat { repeats, shape })
+        Op::shape(Backward::Repeat { repeats, shape })
     })
 }
 
@@ -1120,7 +1162,7 @@ pub fn flip(t: &Tensor, dims: &[i64]) -> Result<Tensor> {
         format!("dim {d} appears multiple times in the list of dims")
     })?;
     let out = flip_raw(t, &dims)?;
-    track(out, &[Some(t)], |_| Op::Shape(Backward::Flip { dims }))
+    track(out, &[Some(t)], |_| Op::shape(Backward::Flip { dims }))
 }
 
 fn flip_raw(t: &Tensor, dims: &[usize]) -> Result<Tensor> {
@@ -1196,7 +1238,7 @@ pub fn roll(t: &Tensor, shifts: &[i64], dims: &[i64]) -> Result<Tensor> {
     }
     let dims = dims.into();
     track(out.detach(), &[Some(t)], |_| {
-        Op::Shape(Backward::Roll { shifts: kept, dims })
+        Op::shape(Backward::Roll { shifts: kept, dims })
     })
 }
 
@@ -1213,7 +1255,7 @@ fn roll_dim_raw(t: &Tensor, dim: usize, s: usize) -> Result<Tensor> {
             start: n - s,
             len: s,
         },
-    );
+    )?;
     let head = region_raw(
         t,
         Region::Slice {
@@ -1221,7 +1263,7 @@ fn roll_dim_raw(t: &Tensor, dim: usize, s: usize) -> Result<Tensor> {
             start: 0,
             len: n - s,
         },
-    );
+    )?;
     cat_raw(&[tail, head], dim, t.dtype())
 }
 
@@ -1238,7 +1280,7 @@ pub fn triu(t: &Tensor, diagonal: i64) -> Result<Tensor> {
 fn triangle(t: &Tensor, k: i64, upper: bool) -> Result<Tensor> {
     let out = triangle_raw(t, k, upper)?;
     track(out, &[Some(t)], |_| {
-        Op::Shape(Backward::Triangle { k, upper })
+        Op::shape(Backward::Triangle { k, upper })
     })
 }
 
@@ -1394,7 +1436,7 @@ impl Backward {
             Backward::Transpose { dims: (a, b), .. } => {
                 let out = g.alias_with_layout(swap_dims(g.layout(), *a, *b));
                 track(out, &[Some(g)], |_| {
-                    Op::Shape(Backward::Transpose {
+                    Op::shape(Backward::Transpose {
                         dims: (*a, *b),
                         name: "TransposeBackward0",
                     })
@@ -1402,7 +1444,7 @@ impl Backward {
             }
             Backward::Clone | Backward::ToCopy => g.clone(),
             Backward::Region { region, shape } => embed(g, shape, *region)?,
-            Backward::Embed { region } => region_view(g, *region),
+            Backward::Embed { region } => region_view(g, *region)?,
             Backward::Repeat { repeats, shape } => repeat_backward(g, repeats, shape)?,
             Backward::Flip { dims } => {
                 flip(g, &dims.iter().map(|&d| d as i64).collect::<Vec<_>>())?
@@ -1425,7 +1467,7 @@ impl Backward {
                                     start,
                                     len,
                                 },
-                            );
+                            )?;
                             start += len;
                             piece
                         }
@@ -1628,6 +1670,8 @@ mod tests {
         assert!(split(&a, -1, 0).is_err());
         assert!(split_with_sizes(&a, &[i64::MAX, i64::MAX], 0).is_err());
         assert!(chunk(&a, 0, 0).is_err());
+        // An empty dim gives `chunks` empty pieces; an absurd count is an error, not an abort.
+        assert!(chunk(&arange(0, &[0]), i64::MAX, 0).is_err());
         assert!(diagonal(&a, i64::MIN, 0, 1).unwrap().numel() == 0);
         assert!(repeat(&a, &[i64::MAX, 2, 2]).is_err());
         assert!(movedim(&a, &[0, 0], &[0, 1]).is_err());
@@ -1636,5 +1680,90 @@ mod tests {
         assert!(tril(&arange(3, &[3]), 0).is_err());
         assert!(unflatten(&a, 1, &[-1, -1]).is_err());
         assert!(expand_i64(&a, &[-2, 3]).is_err());
+    }
+
+    /// Strides of `t` as PyTorch prints them (int64).
+    fn strides(t: &Tensor) -> Vec<i64> {
+        t.layout().strides.iter().map(|&s| s as i64).collect()
+    }
+
+    #[test]
+    fn empty_views_use_wrapping_int64_stride_arithmetic_as_pytorch() {
+        // Found by the cargo-fuzz target `views`: views of an empty tensor may carry huge
+        // strides; every result below is PyTorch's (2.x, CPU).
+        let e = arange(0, &[0]);
+        let err = |r: Result<Tensor>| r.unwrap_err().to_string();
+        // view: wrapped row-major strides, refused once one is negative as an int64.
+        assert_eq!(
+            strides(&view(&e, &[0, 4, 1 << 62]).unwrap()),
+            [0, 1 << 62, 1]
+        );
+        assert_eq!(
+            strides(&view(&e, &[0, 1 << 62, 5]).unwrap()),
+            [1 << 62, 5, 1]
+        );
+        assert_eq!(
+            err(view(&e, &[0, 1 << 62, 2])),
+            "Stride calculation overflowed"
+        );
+        assert_eq!(
+            err(reshape_i64(&e, &[0, 3, 1 << 62])),
+            "Stride calculation overflowed"
+        );
+        // diagonal: the two strides' sum wraps (a plain `+` overflowed); negative is refused.
+        let a = view(&e, &[0, 1, 1 << 61, 3]).unwrap();
+        assert_eq!(
+            err(diagonal(&a, 0, 0, 1)),
+            "as_strided: Negative strides are not supported at the moment, got strides: [3, 1, -4611686018427387904]"
+        );
+        let d = diagonal(&a, 1, 1, 2).unwrap();
+        assert_eq!(d.shape(), &[0, 3, 1]);
+        assert_eq!(strides(&d), [3 << 61, 1, (3 << 61) + 3]);
+        let b = view(&e, &[0, 1 << 62, 5]).unwrap();
+        assert_eq!(strides(&diagonal(&b, 0, 0, 1).unwrap()), [1, (1 << 62) + 5]);
+        // flatten: the wrapped product of the merged sizes; negative is a negative size.
+        let g = view(&e, &[0, 3, 1 << 62, 4]).unwrap();
+        assert_eq!(
+            err(flatten(&g, 1, 2)),
+            "invalid shape dimension -4611686018427387904 at index 1 of shape [0, -4611686018427387904, 4]"
+        );
+        assert_eq!(flatten(&g, 1, 3).unwrap().shape(), &[0, 0]);
+        // unsqueeze / expand: a new dim's stride is size * stride, wrapped.
+        let h = view(&e, &[1 << 62, 0, 3]).unwrap();
+        assert_eq!(strides(&h), [3, 3, 1]);
+        let neg = "as_strided: Negative strides are not supported at the moment, got strides: [-4611686018427387904, 3, 3, 1]";
+        assert_eq!(err(unsqueeze(&h, 0)), neg);
+        // (PyTorch's expand says `as_strided: Negative strides...` here; ours refuses the
+        // target sizes first, as `empty(1, 2**62, 0, 3)` does.)
+        assert!(expand_i64(&h, &[1, 1 << 62, 0, 3]).is_err());
+        // narrow / select / split: a storage offset past i64::MAX is refused.
+        assert_eq!(
+            err(narrow(&h, 0, (1 << 62) - 1, 1)),
+            "Tensor: invalid storage offset -4611686018427387907"
+        );
+        let k = view(&e, &[1 << 62, 0, 5]).unwrap();
+        assert_eq!(
+            split(&k, 1 << 61, 0).unwrap_err().to_string(),
+            "Tensor: invalid storage offset -6917529027641081856"
+        );
+        let c = view(&e, &[0, 1 << 61, 3]).unwrap();
+        assert_eq!(narrow(&c, 1, (1 << 61) - 2, 2).unwrap().shape(), &[0, 2, 3]);
+        assert_eq!(
+            stack(std::slice::from_ref(&h), 1).unwrap().shape(),
+            &[1 << 62, 1, 0, 3]
+        );
+        assert!(stack(&[h], 0).is_err());
+        // cat: the sizes along `dim` add up wrapping, as PyTorch's int64 sum.
+        let w = view(&e, &[0, 1 << 62]).unwrap();
+        assert_eq!(
+            cat(&[w.clone(), w.clone()], 1).unwrap_err().to_string(),
+            "Trying to create tensor with negative dimension -9223372036854775808: [0, -9223372036854775808]"
+        );
+        assert_eq!(
+            cat(&[w.clone(), w.clone(), w.clone(), w], 1)
+                .unwrap()
+                .shape(),
+            &[0, 0]
+        );
     }
 }

@@ -83,6 +83,17 @@ pub fn opt_dtype(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<DType>> {
     }
 }
 
+/// An element of a size list (`pos` counts from 1, as PyTorch prints it). An int beyond
+/// int64 is PyTorch's TypeError from its argument parser, not an OverflowError.
+fn size_int(obj: &Bound<'_, PyAny>, func: &str, name: &str, pos: usize) -> PyResult<i64> {
+    if obj.is_instance_of::<PyInt>() && obj.extract::<i64>().is_err() {
+        return Err(type_error(format!(
+            "{func}(): argument '{name}' failed to unpack the object at pos {pos} with error \"Overflow when unpacking long long\""
+        )));
+    }
+    int_of(obj, "size")
+}
+
 fn int_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<i64> {
     if obj.is_instance_of::<PyBool>() || obj.is_instance_of::<PyFloat>() {
         return Err(type_error(format!(
@@ -114,17 +125,25 @@ fn int_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<i64> {
     })
 }
 
-/// `*size` arguments: `f(2, 3)`, `f((2, 3))`, `f([2, 3])` or `f(Size)`.
-pub fn size_args(args: &Bound<'_, PyTuple>) -> PyResult<Vec<i64>> {
+/// `*size` arguments: `f(2, 3)`, `f((2, 3))`, `f([2, 3])` or `f(Size)`; `func` and `name`
+/// (`view`, `size`) name them in errors as PyTorch does.
+pub fn size_args(args: &Bound<'_, PyTuple>, func: &str, name: &str) -> PyResult<Vec<i64>> {
     if args.len() == 1 {
         let a = args.get_item(0)?;
         if !a.is_instance_of::<PyInt>() && !a.is_instance_of::<PyTensor>() {
             if let Ok(seq) = a.downcast::<PySequence>() {
-                return seq.try_iter()?.map(|x| int_of(&x?, "size")).collect();
+                return seq
+                    .try_iter()?
+                    .enumerate()
+                    .map(|(i, x)| size_int(&x?, func, name, i + 1))
+                    .collect();
             }
         }
     }
-    args.iter().map(|x| int_of(&x, "size")).collect()
+    args.iter()
+        .enumerate()
+        .map(|(i, x)| size_int(&x, func, name, i + 1))
+        .collect()
 }
 
 /// Varargs sizes or dims that PyTorch also takes as one keyword (`x.view(size=(2, 3))`,

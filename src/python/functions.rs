@@ -40,12 +40,13 @@ pub fn tensor(
 }
 
 fn filled(
+    func: &str,
     size: &Bound<'_, PyTuple>,
     value: f64,
     dtype: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
 ) -> PyResult<PyTensor> {
-    let shape = creation_shape(&size_args(size)?)?;
+    let shape = creation_shape(&size_args(size, func, "size")?)?;
     let dtype = opt_dtype(dtype)?.unwrap_or(DEFAULT_FLOAT);
     finish(Tensor::full(&shape, value, dtype)?, requires_grad)
 }
@@ -61,7 +62,7 @@ pub fn ones(
 ) -> PyResult<PyTensor> {
     let _ = device;
     let size = &super::convert::varargs_or_keyword(args, size, "ones", "size", false)?;
-    filled(size, 1.0, dtype, requires_grad)
+    filled("ones", size, 1.0, dtype, requires_grad)
 }
 
 #[pyfunction]
@@ -75,14 +76,14 @@ pub fn zeros(
 ) -> PyResult<PyTensor> {
     let _ = device;
     let size = &super::convert::varargs_or_keyword(args, size, "zeros", "size", false)?;
-    if size_args(size)?.iter().any(|&d| d < 0) {
+    if size_args(size, "zeros", "size")?.iter().any(|&d| d < 0) {
         // zeros() checks its sizes itself, with its own wording.
         return Err(crate::error::Error::Runtime(
             "zeros: Dimension size must be non-negative.".into(),
         )
         .into());
     }
-    filled(size, 0.0, dtype, requires_grad)
+    filled("zeros", size, 0.0, dtype, requires_grad)
 }
 
 /// `empty` returns zero-filled memory (uninitialised memory is never handed to Python).
@@ -97,7 +98,7 @@ pub fn empty(
 ) -> PyResult<PyTensor> {
     let _ = device;
     let size = &super::convert::varargs_or_keyword(args, size, "empty", "size", false)?;
-    filled(size, 0.0, dtype, requires_grad)
+    filled("empty", size, 0.0, dtype, requires_grad)
 }
 
 fn fill_dtype(value: Scalar) -> DType {
@@ -132,7 +133,7 @@ pub fn full(
     let _ = device;
     let value = self::fill_value(fill_value)?;
     let size = PyTuple::new(size.py(), [size])?;
-    let shape = creation_shape(&size_args(&size)?)?;
+    let shape = creation_shape(&size_args(&size, "full", "size")?)?;
     let dtype = opt_dtype(dtype)?.unwrap_or(fill_dtype(value));
     finish(Tensor::full(&shape, value.to_f64(), dtype)?, requires_grad)
 }
@@ -251,7 +252,7 @@ pub fn rand(
     let _ = (device, generator);
     let size = &super::convert::varargs_or_keyword(args, size, "rand", "size", false)?;
     random(
-        &creation_shape(&size_args(size)?)?,
+        &creation_shape(&size_args(size, "rand", "size")?)?,
         dtype,
         requires_grad,
         false,
@@ -272,7 +273,7 @@ pub fn randn(
     let _ = (device, generator);
     let size = &super::convert::varargs_or_keyword(args, size, "randn", "size", false)?;
     random(
-        &creation_shape(&size_args(size)?)?,
+        &creation_shape(&size_args(size, "randn", "size")?)?,
         dtype,
         requires_grad,
         true,

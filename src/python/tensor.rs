@@ -183,7 +183,7 @@ impl PyTensor {
                 )?));
             }
         }
-        let sizes = super::convert::creation_shape(&size_args(args)?)?;
+        let sizes = super::convert::creation_shape(&size_args(args, "new", "size")?)?;
         Ok(wrap(Tensor::zeros(&sizes, DType::F32)?))
     }
 
@@ -514,7 +514,10 @@ impl PyTensor {
             ));
         }
         let args = super::convert::varargs_or_keyword(args, size, "view", "size", true)?;
-        Ok(wrap(shape::view(&self.tensor, &size_args(&args)?)?))
+        Ok(wrap(shape::view(
+            &self.tensor,
+            &size_args(&args, "view", "size")?,
+        )?))
     }
 
     #[pyo3(signature = (*args, shape=None))]
@@ -524,7 +527,10 @@ impl PyTensor {
         shape: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyTensor> {
         let args = super::convert::varargs_or_keyword(args, shape, "reshape", "shape", true)?;
-        Ok(wrap(shape::reshape_i64(&self.tensor, &size_args(&args)?)?))
+        Ok(wrap(shape::reshape_i64(
+            &self.tensor,
+            &size_args(&args, "reshape", "shape")?,
+        )?))
     }
 
     #[pyo3(signature = (*args, size=None))]
@@ -534,7 +540,10 @@ impl PyTensor {
         size: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyTensor> {
         let args = super::convert::varargs_or_keyword(args, size, "expand", "size", true)?;
-        Ok(wrap(shape::expand_i64(&self.tensor, &size_args(&args)?)?))
+        Ok(wrap(shape::expand_i64(
+            &self.tensor,
+            &size_args(&args, "expand", "size")?,
+        )?))
     }
 
     fn expand_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {

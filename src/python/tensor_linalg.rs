@@ -88,7 +88,7 @@ impl PyTensor {
         let args = super::convert::varargs_or_keyword(args, dims, "permute", "dims", true)?;
         Ok(PyTensor::new(shape::permute(
             &self.tensor,
-            &size_args(&args)?,
+            &size_args(&args, "permute", "dims")?,
         )?))
     }
 
