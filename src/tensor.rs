@@ -46,6 +46,14 @@ pub struct TensorImpl {
     layout: Layout,
     dtype: DType,
     version: Arc<AtomicU64>,
+    /// For a view: the version at which its history was last set (at creation, or when its
+    /// `grad_fn` was set). When the shared version has moved on since, another alias wrote
+    /// into the storage and the view's history is regenerated before it is read (see
+    /// `refresh_view`); PyTorch's `attr_version`.
+    view_version: AtomicU64,
+    /// A view created while grad mode was on (PyTorch's `CreationMeta::DEFAULT`): only those
+    /// get regenerated history.
+    view_tracked: bool,
     meta: Mutex<Meta>,
 }
 
@@ -82,8 +90,23 @@ impl Tensor {
         version: Arc<AtomicU64>,
         inference: bool,
     ) -> Tensor {
+        let view_tracked = view_base.is_some() && crate::autograd::is_grad_enabled();
+        Tensor::from_parts_tracked(view_base, storage, layout, version, inference, view_tracked)
+    }
+
+    fn from_parts_tracked(
+        view_base: Option<Tensor>,
+        storage: Arc<Storage>,
+        layout: Layout,
+        version: Arc<AtomicU64>,
+        inference: bool,
+        view_tracked: bool,
+    ) -> Tensor {
         let dtype = storage.dtype();
+        let view_version = AtomicU64::new(version.load(Ordering::Relaxed));
         Tensor(Arc::new(TensorImpl {
+            view_version,
+            view_tracked,
             view_base,
             inference,
             storage,
@@ -211,12 +234,13 @@ impl Tensor {
     /// wrapper in place of this handle; the leaf's accumulate node is not carried (it refers
     /// to this handle), the new handle gets its own when a graph first needs it.
     pub fn restrided(&self, layout: Layout) -> Tensor {
-        let new = Tensor::from_parts_of(
+        let new = Tensor::from_parts_tracked(
             self.0.view_base.clone(),
             self.0.storage.clone(),
             layout,
             self.0.version.clone(),
             self.0.inference,
+            self.0.view_tracked,
         );
         {
             let m = self.meta();
@@ -245,6 +269,7 @@ impl Tensor {
     /// A new tensor holding a copy of this one's autograd identity (`grad_fn`, `output_nr`)
     /// over another buffer. In-place ops use it to save the pre-image of `self`.
     pub(crate) fn with_same_history(&self, values: Tensor) -> Tensor {
+        self.refresh_view();
         let (grad_fn, output_nr, requires_grad) = {
             let m = self.meta();
             (m.grad_fn.clone(), m.output_nr, m.requires_grad)
@@ -362,19 +387,23 @@ impl Tensor {
     }
 
     pub fn requires_grad(&self) -> bool {
+        self.refresh_view();
         let m = self.meta();
         m.requires_grad || m.grad_fn.is_some()
     }
 
     pub fn is_leaf(&self) -> bool {
+        self.refresh_view();
         self.meta().grad_fn.is_none()
     }
 
     pub fn grad_fn(&self) -> Option<NodeRef> {
+        self.refresh_view();
         self.meta().grad_fn.clone()
     }
 
     pub fn output_nr(&self) -> u32 {
+        self.refresh_view();
         self.meta().output_nr
     }
 
@@ -428,6 +457,7 @@ impl Tensor {
     /// Makes this tensor the `output_nr`-th output of `node` (used by recorded ops and by
     /// in-place ops, which rebase `self` onto a new node).
     pub fn set_grad_fn(&self, node: Option<NodeRef>, output_nr: u32) {
+        self.mark_view_current();
         let old = {
             let mut m = self.meta();
             m.output_nr = output_nr;
@@ -440,6 +470,98 @@ impl Tensor {
         drop(old);
     }
 }
+
+impl Tensor {
+    // ---- view history regeneration ------------------------------------------------------
+
+    /// Regenerates a view's history when another alias wrote into its storage since the
+    /// view's `grad_fn` was set (PyTorch's `VariableHooks::grad_fn`): the old edge (e.g.
+    /// `SelectBackward0` to the root's history before the write) would lose the write's
+    /// gradient, so the view becomes an `AsStridedBackward0` view of the root's current
+    /// history. Called wherever a tensor's history is read; a non-view pays one branch, a
+    /// view one atomic load.
+    #[inline]
+    pub fn refresh_view(&self) {
+        if let Some(base) = &self.0.view_base {
+            if self.0.version.load(Ordering::Relaxed) != self.0.view_version.load(Ordering::Relaxed)
+            {
+                self.regenerate_view(base);
+            }
+        }
+    }
+
+    /// PyTorch's refusal to read the history of a view made under `no_grad` (which gets no
+    /// regenerated history) once its storage was written through another alias and its
+    /// base has history: for the Python `grad_fn` and `is_leaf` getters (elsewhere such a
+    /// view keeps its absent history; see docs/ops.md).
+    pub fn check_view_history(&self) -> Result<()> {
+        let Some(base) = &self.0.view_base else {
+            return Ok(());
+        };
+        if self.0.view_tracked
+            || self.0.version.load(Ordering::Relaxed) == self.0.view_version.load(Ordering::Relaxed)
+            || self.meta().grad_fn.is_none() && !base.requires_grad()
+        {
+            return Ok(());
+        }
+        Err(Error::Runtime(NO_GRAD_VIEW_REBASED.into()))
+    }
+
+    /// Records that this view's history is up to date with the current version.
+    pub(crate) fn mark_view_current(&self) {
+        if self.0.view_base.is_some() {
+            self.0
+                .view_version
+                .store(self.0.version.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+
+    #[cold]
+    fn regenerate_view(&self, base: &Tensor) {
+        // Views made under no_grad keep their (absent) history; PyTorch raises instead (see
+        // docs/ops.md, "Known divergences").
+        if !self.0.view_tracked {
+            return;
+        }
+        let version = self.version();
+        let (old, retains) = {
+            let m = self.meta();
+            if m.grad_fn.is_none() && !base.requires_grad() {
+                // Nothing to regenerate (PyTorch's early return: the version is not marked).
+                return;
+            }
+            (m.grad_fn.clone(), m.retains_grad)
+        };
+        let Ok(node) = crate::ops::inplace::view_of_root(self, base) else {
+            // A root the region cannot be described in: the view keeps its old history.
+            return;
+        };
+        if retains {
+            // As PyTorch's `update_tensor_hooks_on_new_gradfn`: the retain-grad entry moves
+            // to the new node; tensor hooks stay on the old one.
+            let weak = self.downgrade();
+            if let Some(old) = &old {
+                let _ = crate::autograd::hooks::with_node_hooks(old.id(), |h| {
+                    h.retain_grad.retain(|(_, w)| !w.ptr_eq(&weak))
+                });
+            }
+            let _ = crate::autograd::hooks::with_node_hooks(node.id(), |h| {
+                h.retain_grad.push((0, weak))
+            });
+        }
+        let previous = {
+            let mut m = self.meta();
+            m.output_nr = 0;
+            m.requires_grad = false;
+            m.grad_fn.replace(node)
+        };
+        self.0.view_version.store(version, Ordering::Relaxed);
+        drop(previous);
+        drop(old);
+    }
+}
+
+const NO_GRAD_VIEW_REBASED: &str = "A view was created in no_grad mode and its base or another view of its base has been modified inplace with grad mode enabled. Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by moving both the view and the inplace either both inside the no_grad block (if you don't want the inplace to be tracked) or both outside (if you want the inplace to be tracked).";
 
 /// The C++ type name PyTorch's messages use for a dtype (`caffe2::TypeMeta::name`).
 fn cpp_type_name(d: DType) -> &'static str {

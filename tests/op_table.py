@@ -881,6 +881,12 @@ DIVERGENCES = [
     "In-place writes to the outputs of `split`/`chunk`/`unbind` are refused as in PyTorch, "
     "but not yet writes to views of those outputs, nor reading them after their base was "
     "modified in place.",
+    "A view whose storage was written through another alias gets, as in PyTorch, an "
+    "`AsStridedBackward0` node to its base's current history when its history is next "
+    "read. Not matched: a view taken under `no_grad` of a tensor that requires grad does "
+    "not itself report `requires_grad=True` (PyTorch's does), and after such a write only "
+    "its `grad_fn` and `is_leaf` raise PyTorch's error (ops on it and `backward` see a "
+    "tensor without history); an expanded view (a stride of 0) keeps its old history.",
     "`y[i] = number` records a `CopySlices` node whose `next_functions` also lists "
     "`(None, 0)` for the number; PyTorch's lists only the base.",
 ]

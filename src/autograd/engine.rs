@@ -171,6 +171,9 @@ fn run(
     let mut held = HeldEdges(Vec::new());
     let mut root_edges: Vec<Edge> = Vec::with_capacity(roots.len());
     let mut capture_edges: Vec<Option<Edge>> = Vec::new();
+    for t in roots.iter().chain(capture.into_iter().flatten()) {
+        t.refresh_view(); // a stale view's history is regenerated before its edge is read
+    }
     {
         let mut arena = ARENA.lock();
         for (i, r) in roots.iter().enumerate() {

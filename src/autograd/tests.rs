@@ -171,6 +171,20 @@ fn writing_a_grad_requiring_value_into_a_view_gives_the_root_history() {
     assert_eq!(w.grad().unwrap().to_vec::<f64>(), vec![10.0, 100.0]);
 }
 
+#[test]
+fn a_view_taken_before_a_write_through_another_view_regenerates_its_history() {
+    use crate::ops::shape;
+    let x = leaf(vec![1.0, 1.0, 1.0], &[3]);
+    let y = arith::mul(&x, s(1.0)).unwrap();
+    let v1 = shape::narrow(&y, 0, 0, 1).unwrap();
+    let v2 = shape::narrow(&y, 0, 0, 1).unwrap();
+    inplace::mul_(&v1, s(2.0)).unwrap();
+    assert_eq!(v2.grad_fn().unwrap().name(), "AsStridedBackward0");
+    let out = reduce::sum(&v2, None, false, None).unwrap();
+    backward(&[out], &[None], None, false).unwrap();
+    assert_eq!(x.grad().unwrap().to_vec::<f64>(), vec![2.0, 0.0, 0.0]);
+}
+
 /// Every op adds a node, and a million-op chain keeps them all: what a node weighs is the
 /// memory such a graph needs (G1M in `benches/compare.py`). Large rules are boxed inside
 /// `ops::Backward` and input shapes are packed (`InputMeta`) to keep it there.

@@ -107,6 +107,7 @@ pub fn restride(dst: &Tensor, view: impl FnOnce(&Tensor) -> Result<Tensor>) -> R
         new.set_grad_fn(Some(node), out.output_nr());
     }
     new.bump_version();
+    new.mark_view_current();
     Ok(new)
 }
 
@@ -186,6 +187,23 @@ fn apply_on_view(
     );
     dst.set_grad_fn(Some(view_node), 0);
     Ok(())
+}
+
+/// A new `AsStridedBackward0` node reading `view`'s region out of its root's current
+/// history (how a view whose storage was written through another alias regenerates its
+/// history; see `Tensor::refresh_view`).
+pub(crate) fn view_of_root(
+    view: &Tensor,
+    base: &Tensor,
+) -> Result<crate::autograd::graph::NodeRef> {
+    let region = region_in(view, base)?;
+    Ok(record(
+        Op::inplace(Backward::AsStrided {
+            region,
+            base_shape: base.dims(),
+        }),
+        &[Some(base)],
+    ))
 }
 
 /// Where the view `dst` lies inside its (contiguous) root, in the root's element coordinates.

@@ -351,6 +351,9 @@ pub const INFERENCE_SAVED: &str = "Inference tensors cannot be saved for backwar
 /// Adds a node for `op` with one edge per input, under one arena lock.
 pub fn record(op: Backward, inputs: &[Option<&Tensor>]) -> NodeRef {
     let name = op.name();
+    for t in inputs.iter().flatten() {
+        t.refresh_view(); // before the arena lock: regenerating records a node
+    }
     let mut arena = ARENA.lock();
     let mut next: SmallVec<[Option<Edge>; 2]> = SmallVec::with_capacity(inputs.len());
     let mut meta: SmallVec<[InputMeta; 2]> = SmallVec::with_capacity(inputs.len());

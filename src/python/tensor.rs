@@ -297,12 +297,14 @@ impl PyTensor {
     }
 
     #[getter]
-    fn is_leaf(&self) -> bool {
-        self.tensor.is_leaf()
+    fn is_leaf(&self) -> PyResult<bool> {
+        self.tensor.check_view_history()?;
+        Ok(self.tensor.is_leaf())
     }
 
     #[getter]
     fn grad_fn(&self, py: Python<'_>) -> PyResult<Option<PyObject>> {
+        self.tensor.check_view_history()?;
         self.tensor
             .grad_fn()
             .map(|node| node_object(py, node))
