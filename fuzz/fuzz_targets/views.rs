@@ -9,21 +9,11 @@ use ferrograd::shape::{checked_numel, infer_shape};
 use ferrograd::Tensor;
 use libfuzzer_sys::fuzz_target;
 
-struct Bytes<'a>(&'a [u8]);
+#[path = "bytes.rs"]
+mod bytes;
+use bytes::Bytes;
 
 impl Bytes<'_> {
-    fn byte(&mut self) -> u8 {
-        match self.0.split_first() {
-            Some((&b, rest)) => {
-                self.0 = rest;
-                b
-            }
-            None => 0,
-        }
-    }
-    fn u64(&mut self) -> u64 {
-        (0..8).fold(0u64, |a, _| (a << 8) | u64::from(self.byte()))
-    }
     /// An int argument: mostly small (negative included), sometimes extreme.
     fn int(&mut self) -> i64 {
         let b = self.byte();
