@@ -191,11 +191,20 @@ def time_case(name, reps):
     times = {label: [] for label in fns}
 
     def batch(label):
+        # Collect first, so that no collection of the other library's garbage lands in
+        # this batch. A full collection walks every Python object (tens of ms with torch
+        # loaded) and evicts the caches and TLB: the next few calls of either library run
+        # up to 4x slower. Then let the previous library's worker threads stop spinning
+        # (OpenMP and OpenBLAS threads busy-wait after each parallel call, taking the cores
+        # the next library needs). Untimed calls (at least 3, at least 30 ms) then bring
+        # the caches back, so the timed batch measures each library's steady state.
         gc.collect()
-        # Let the previous library's worker threads stop spinning first (OpenMP and
-        # OpenBLAS threads busy-wait for a while after each parallel call, taking the cores
-        # the next library's threads need).
         time.sleep(0.02)
+        t_end = time.perf_counter() + 0.03
+        for _ in range(3):
+            fns[label]()
+        while time.perf_counter() < t_end:
+            fns[label]()
         t0 = time.perf_counter()
         for _ in range(number):
             fns[label]()
