@@ -1,16 +1,19 @@
 """The speed paths give the same results on both sides of their thresholds.
 
 - elementwise kernels run sequentially below `PARALLEL_THRESHOLD` (2**15 elements) and in
-  chunks on the thread pool above it (src/kernels/mod.rs);
+  chunks on the thread team above it (src/kernels/mod.rs);
 - outputs of at least 1 MiB reuse freed buffers from a bounded cache (src/storage.rs), so a
   new result may land in memory an earlier, dropped tensor used;
-- matmul hands work to the pool from `PARALLEL_FLOPS` (2**18 multiply-adds) on;
+- matmul hands work to the team from `PARALLEL_FLOPS` (2**18 multiply-adds) on: whole
+  products when the batch has at least one per thread, else 16-row (or column) blocks;
+- the team (src/kernels/team.rs) runs a kernel inline when another thread's kernel holds it;
 - f32 `exp`, `sigmoid` and `silu` use a vectorisable exp (src/kernels/vmath.rs);
 - f32 sums over leading dims add rows in a buffer of 64 floats up to 64 columns and of a
   whole tile (8192) above (src/kernels/reduce.rs, `add_rows_f32`).
 """
 
 import gc
+import threading
 
 import ferrograd
 import numpy as np
@@ -84,3 +87,95 @@ def test_vectorised_exp_special_values():
     assert got[5] == float("inf") and got[6] == 0.0
     sub = ferrograd.tensor([-100.0]).exp().item()  # a subnormal result, not flushed to 0
     assert 0.0 < sub < 1.2e-38
+
+
+@pytest.fixture(params=[1, 2, 3])
+def threads(request):
+    before = ferrograd.get_num_threads()
+    ferrograd.set_num_threads(request.param)
+    yield request.param
+    ferrograd.set_num_threads(before)
+
+
+@pytest.mark.parametrize(
+    "batch,m,k,n",
+    [(1, 64, 64, 64), (1, 200, 70, 33), (1, 33, 70, 200), (2, 90, 64, 90), (5, 70, 70, 70)],
+)
+def test_matmul_blocks_for_any_thread_count(threads, batch, m, k, n):
+    rng = np.random.default_rng(batch * m * k * n)
+    a = rng.standard_normal((batch, m, k)).astype(np.float32)
+    b = rng.standard_normal((batch, k, n)).astype(np.float32)
+    x, y = ferrograd.tensor(a), ferrograd.tensor(b)
+    np.testing.assert_allclose((x @ y).numpy(), a @ b, rtol=1e-4, atol=1e-4)
+    # Transposed operands: strided, no copy.
+    xt = ferrograd.tensor(a.transpose(0, 2, 1).copy()).transpose(1, 2)
+    yt = ferrograd.tensor(b.transpose(0, 2, 1).copy()).transpose(1, 2)
+    np.testing.assert_allclose((xt @ yt).numpy(), a @ b, rtol=1e-4, atol=1e-4)
+    # A broadcast batch (stride 0) and a float64 product.
+    np.testing.assert_allclose((x @ y[:1]).numpy(), a @ b[:1], rtol=1e-4, atol=1e-4)
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    out = ferrograd.tensor(a64) @ ferrograd.tensor(b64)
+    np.testing.assert_allclose(out.numpy(), a64 @ b64, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [2**15 - 1, 2**15 + 3, 3 * 2**18 + 1])
+def test_kernels_for_any_thread_count(threads, n):
+    a = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+    x = ferrograd.tensor(a)
+    np.testing.assert_array_equal((x * 2 + 1).numpy(), a * 2 + 1)
+    np.testing.assert_allclose(x.sum().item(), a.astype(np.float64).sum(), rtol=1e-5)
+    np.testing.assert_allclose(
+        x.view(-1, 1).expand(n, 3).sum(0).numpy(), [a.astype(np.float64).sum()] * 3, rtol=1e-5
+    )
+
+
+def test_kernels_from_several_python_threads_at_once():
+    # Large kernels release the GIL; one thread's kernel finds the team busy and runs inline.
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(2**20).astype(np.float32) for _ in range(4)]
+    mats = [rng.standard_normal((128, 128)).astype(np.float32) for _ in range(4)]
+    errors = []
+
+    def work(i):
+        try:
+            x, m = ferrograd.tensor(arrays[i]), ferrograd.tensor(mats[i])
+            for _ in range(20):
+                np.testing.assert_array_equal((x + x).numpy(), arrays[i] * 2)
+                np.testing.assert_allclose((m @ m).numpy(), mats[i] @ mats[i], rtol=1e-4, atol=1e-3)
+        except Exception as e:  # reported below, on the main thread
+            errors.append(e)
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert not errors, errors
+
+
+def test_set_num_threads_checks_its_argument():
+    before = ferrograd.get_num_threads()
+    with pytest.raises(RuntimeError, match="set_num_threads expects a positive integer"):
+        ferrograd.set_num_threads(0)
+    with pytest.raises(RuntimeError, match="set_num_threads expects an int, but got float"):
+        ferrograd.set_num_threads(1.5)
+    with pytest.raises(RuntimeError, match="set_num_threads expects an int, but got bool"):
+        ferrograd.set_num_threads(True)
+    assert ferrograd.get_num_threads() == before
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # 3.12+: fork of a threaded process
+def test_a_forked_child_computes_large_kernels():
+    import os
+
+    x = ferrograd.ones(2**20)
+    assert (x + x).sum().item() == 2**21  # the team's workers exist in the parent
+    pid = os.fork()
+    if pid == 0:  # the child has no workers: its kernels run on its one thread
+        ok = (x + x).sum().item() == 2**21 and (
+            x.view(1024, 1024) @ x.view(1024, 1024)
+        ).sum().item() == 2**30
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0

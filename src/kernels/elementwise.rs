@@ -14,13 +14,12 @@
 //! into uninitialised memory, in chunks spread over the pool above `PARALLEL_THRESHOLD`
 //! elements (a chunk may start in the middle of a row).
 
-use super::{pool, PARALLEL_THRESHOLD};
+use super::{team, PARALLEL_THRESHOLD};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::shape::{broadcast_shapes, checked_numel, Dims, Layout};
 use crate::storage::{Buffer, Element};
 use crate::tensor::Tensor;
-use rayon::prelude::*;
 use smallvec::SmallVec;
 use std::mem::MaybeUninit;
 
@@ -48,12 +47,7 @@ fn build<U: Element>(
     let mut out: Vec<U> = crate::storage::alloc_vec(n)?;
     let spare = &mut out.spare_capacity_mut()[..n];
     if n >= PARALLEL_THRESHOLD {
-        pool().install(|| {
-            spare
-                .par_chunks_mut(CHUNK)
-                .enumerate()
-                .for_each(|(i, chunk)| fill(i * CHUNK, chunk))
-        });
+        team::for_each_chunk_mut(spare, CHUNK, |i, chunk| fill(i * CHUNK, chunk));
     } else if n > 0 {
         fill(0, spare);
     }
