@@ -4,6 +4,10 @@
   chunks on the thread team above it (src/kernels/mod.rs);
 - outputs of at least 1 MiB reuse freed buffers from a bounded cache (src/storage.rs), so a
   new result may land in memory an earlier, dropped tensor used;
+- elementwise loops below 2**20 elements give each thread one contiguous part, longer ones
+  8192-element chunks (src/kernels/team.rs `chunk_len`);
+- in-place add_/sub_/mul_/div_ with nothing recording write straight into a contiguous
+  destination; other cases compute out of place and copy;
 - matmul hands work to the team from `PARALLEL_FLOPS` (2**18 multiply-adds) on: whole
   products when the batch has at least one per thread, else 16-row (or column) blocks;
 - the team (src/kernels/team.rs) runs a kernel inline when another thread's kernel holds it;
@@ -179,3 +183,82 @@ def test_a_forked_child_computes_large_kernels():
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
+
+
+# In-place add_/sub_/mul_/div_ with nothing recording write straight into a contiguous
+# destination (src/ops/arith.rs `binary_assign`); anything else (a strided destination, an
+# operand that is broadcast, strided, of another dtype or in the same storage) computes out
+# of place and copies. Both must give the same bits.
+@pytest.mark.parametrize("n", [5, 2**15 + 3, 2**20 + 5])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+def test_inplace_arithmetic_direct_and_copying_paths_agree(n, dtype):
+    rng = np.random.default_rng(n)
+    a = (rng.standard_normal(n) * 100).astype(dtype)
+    b = (rng.standard_normal(n) * 100).astype(dtype)
+    b[b == 0] = 3
+    alphas = [1, 3] if dtype == "int64" else [1, 0.37]
+    ops = [("add_", True), ("sub_", True), ("mul_", False)]
+    if dtype != "int64":
+        ops.append(("div_", False))
+    for name, takes_alpha in ops:
+        for alpha in alphas if takes_alpha else [1]:
+            kw = {"alpha": alpha} if alpha != 1 else {}
+            for other in (ferrograd.tensor(b), 2.5 if dtype != "int64" else 7):
+                direct = ferrograd.tensor(a)
+                v0 = direct._version
+                getattr(direct, name)(other, **kw)
+                assert direct._version == v0 + 1
+                # The same values through the copying path: a strided destination.
+                strided = ferrograd.tensor(np.stack([a, a], 1))[:, 0]
+                assert not strided.is_contiguous()
+                getattr(strided, name)(other, **kw)
+                np.testing.assert_array_equal(direct.numpy(), strided.numpy())
+                # An operand sharing the destination's storage also copies.
+                both = ferrograd.tensor(np.concatenate([a, b]))
+                dst, src = both[:n], both[n:]
+                if isinstance(other, (float, int)):
+                    continue
+                getattr(dst, name)(src, **kw)
+                np.testing.assert_array_equal(dst.numpy(), direct.numpy())
+
+
+def test_inplace_direct_path_keeps_errors_and_version_checks():
+    x = ferrograd.ones(2**16)
+    with pytest.raises(NotImplementedError, match="Subtraction, the `-` operator, with a bool"):
+        x.sub_(ferrograd.ones(2**16, dtype=ferrograd.bool))
+    i = ferrograd.ones(2**16, dtype=ferrograd.int64)
+    with pytest.raises(RuntimeError, match="result type Float can't be cast to"):
+        i.add_(x)
+    # A broadcast operand takes the copying path.
+    y = ferrograd.ones(4, 2**14)
+    y.add_(ferrograd.arange(2**14, dtype=ferrograd.float32))
+    assert y[3, 5].item() == 6.0
+    # A graph that saved a parameter sees the update under no_grad.
+    w = ferrograd.ones(2**16, requires_grad=True)
+    out = (w * w).sum()
+    with ferrograd.no_grad():
+        w.sub_(ferrograd.ones(2**16) * 0.5)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.backward()
+    # Accumulating grads adds in place into the existing grad.
+    w.grad = None
+    (w * 2).sum().backward()
+    g = w.grad
+    (w * 3).sum().backward()
+    assert w.grad is g or w.grad.data_ptr() == g.data_ptr()
+    assert w.grad[0].item() == 5.0
+
+
+@pytest.mark.parametrize("n", [7, 2**15 + 1])
+def test_where_with_a_scalar_branch(n):
+    rng = np.random.default_rng(n)
+    c = rng.standard_normal(n) > 0
+    a = rng.standard_normal(n).astype(np.float32)
+    cond, x = ferrograd.tensor(c), ferrograd.tensor(a)
+    np.testing.assert_array_equal(ferrograd.where(cond, x, 0.0).numpy(), np.where(c, a, 0))
+    np.testing.assert_array_equal(ferrograd.where(cond, -1.5, x).numpy(), np.where(c, -1.5, a))
+    np.testing.assert_array_equal(ferrograd.where(cond, 2.0, 3.0).numpy(), np.where(c, 2.0, 3.0))
+    # ReLU's backward is where(result > 0, grad, 0).
+    xr = ferrograd.tensor(a, requires_grad=True)
+    xr.relu().sum().backward()
+    np.testing.assert_array_equal(xr.grad.numpy(), (a > 0).astype(np.float32))
