@@ -201,6 +201,16 @@ impl Tensor {
         )
     }
 
+    /// No other tensor can reach this one's storage: it holds the only reference, or it is a
+    /// view whose root only it holds (a reshaped fresh result).
+    pub fn storage_is_private(&self) -> bool {
+        let refs = Arc::strong_count(&self.0.storage);
+        match &self.0.view_base {
+            None => refs == 1,
+            Some(base) => Arc::strong_count(&base.0) == 1 && refs == 2,
+        }
+    }
+
     /// The tensor this one is a view of, if any other tensor still looks at that storage
     /// through it (a view whose root nobody else holds, e.g. a reshaped fresh result, is
     /// treated as a tensor of its own).

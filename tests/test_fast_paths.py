@@ -262,3 +262,16 @@ def test_where_with_a_scalar_branch(n):
     xr = ferrograd.tensor(a, requires_grad=True)
     xr.relu().sum().backward()
     np.testing.assert_array_equal(xr.grad.numpy(), (a > 0).astype(np.float32))
+
+
+def test_a_fresh_grad_is_taken_not_copied_and_is_no_view():
+    # matmul's grad arrives as a reshaped (view) fresh result; the leaf takes it as is.
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((64, 96)).astype(np.float32)
+    w0 = rng.standard_normal((96, 32)).astype(np.float32)
+    w = ferrograd.tensor(w0, requires_grad=True)
+    (ferrograd.tensor(a) @ w).sum().backward()
+    assert w.grad.is_contiguous()
+    np.testing.assert_allclose(w.grad.numpy(), a.sum(0)[:, None].repeat(32, 1), rtol=1e-5)
+    w.grad.zero_()  # the grad owns its memory: nothing else changes
+    assert w.grad.abs().sum().item() == 0 and np.array_equal(w.detach().numpy(), w0)

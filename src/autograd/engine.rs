@@ -528,10 +528,7 @@ fn accumulate_grad(leaf: &Tensor, g: &Tensor, create_graph: bool) -> Result<()> 
         None => {
             if create_graph {
                 g.clone()
-            } else if g.strong_count() <= 2
-                && g.is_contiguous()
-                && std::sync::Arc::strong_count(g.storage()) == 1
-            {
+            } else if g.strong_count() <= 2 && g.is_contiguous() && g.storage_is_private() {
                 g.detach()
             } else {
                 kernels::cast(g, g.dtype())?
