@@ -5,7 +5,10 @@
 - outputs of at least 1 MiB reuse freed buffers from a bounded cache (src/storage.rs), so a
   new result may land in memory an earlier, dropped tensor used;
 - matmul hands work to the pool from `PARALLEL_FLOPS` (2**18 multiply-adds) on;
-- f32 `exp`, `sigmoid` and `silu` use a vectorisable exp (src/kernels/vmath.rs);
+- f32 `exp`, `sigmoid` and `silu` use a vectorisable exp, f32 `tanh` (and gelu's tanh form) a
+  vectorisable tanh with a polynomial below |x| = 0.625 (src/kernels/vmath.rs); sequential
+  elementwise loops are compiled for AVX2 where the CPU has it;
+- `x ** 2` is computed as `x * x` (src/ops/arith.rs), as PyTorch does;
 - f32 sums over leading dims add rows in a buffer of 64 floats up to 64 columns and of a
   whole tile (8192) above (src/kernels/reduce.rs, `add_rows_f32`).
 """
@@ -30,6 +33,8 @@ def test_elementwise_and_reductions_across_thresholds(n):
     np.testing.assert_array_equal((x * y - x).numpy(), a * b - a)
     np.testing.assert_allclose(x.exp().numpy(), np.exp(a), rtol=3e-7, atol=0)
     np.testing.assert_allclose(x.sigmoid().numpy(), 1 / (1 + np.exp(-a)), rtol=1e-6, atol=1e-7)
+    want = np.tanh(a.astype(np.float64)).astype(np.float32)
+    np.testing.assert_allclose(x.tanh().numpy(), want, rtol=2.5e-7, atol=0)
     np.testing.assert_allclose(x.sum().item(), a.astype(np.float64).sum(), rtol=1e-5)
     # A broadcast operand takes the strided walk, also chunked across the pool.
     np.testing.assert_array_equal((x.view(-1, 1) + y[:7]).numpy(), a[:, None] + b[:7])
@@ -84,3 +89,47 @@ def test_vectorised_exp_special_values():
     assert got[5] == float("inf") and got[6] == 0.0
     sub = ferrograd.tensor([-100.0]).exp().item()  # a subnormal result, not flushed to 0
     assert 0.0 < sub < 1.2e-38
+
+
+def test_vectorised_tanh_special_values():
+    x = ferrograd.tensor([0.0, -0.0, float("inf"), float("-inf"), float("nan"), 1e-40, 20.0])
+    got = x.tanh().numpy()
+    np.testing.assert_array_equal(got[:4], [0.0, -0.0, 1.0, -1.0])
+    assert np.signbit(got[1]) and not np.signbit(got[0])
+    assert np.isnan(got[4])
+    assert got[5] == np.float32(1e-40) and got[6] == 1.0  # subnormal in, subnormal out
+
+
+def test_vectorised_tanh_within_two_ulp_across_its_branches():
+    # Dense around the switch from the polynomial to exp at |x| = 0.625, both signs, and
+    # out to where tanh rounds to 1.
+    a = np.concatenate(
+        [
+            np.linspace(-1.0, 1.0, 200_001, dtype=np.float32),
+            np.linspace(-10.0, 10.0, 20_001, dtype=np.float32),
+            np.nextafter(np.float32(0.625), np.float32([-1, 1] * 8)).astype(np.float32),
+        ]
+    )
+    got = ferrograd.tensor(a).tanh().numpy()
+    want = np.tanh(a.astype(np.float64)).astype(np.float32)
+    ulps = np.abs(got.view(np.int32).astype(np.int64) - want.view(np.int32).astype(np.int64))
+    assert ulps.max() <= 2
+    # float64 keeps libm's tanh.
+    d = ferrograd.tensor(a.astype(np.float64)).tanh().numpy()
+    np.testing.assert_allclose(d, np.tanh(a.astype(np.float64)), rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_square_is_a_product(dtype):
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal(1000).astype(dtype)
+    a[:4] = [np.inf, -np.inf, np.nan, -0.0]
+    x = ferrograd.tensor(a, requires_grad=True)
+    for e in (2, 2.0):
+        y = x**e
+        np.testing.assert_array_equal(y.detach().numpy(), a * a)
+        assert y.grad_fn.name() == "PowBackward0"
+    (x**2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), 2 * a)
+    # Other exponents still go through pow.
+    np.testing.assert_allclose((x.detach() ** 3).numpy()[4:], a[4:] ** 3, rtol=1e-6)

@@ -55,7 +55,7 @@ fn build<U: Element>(
                 .for_each(|(i, chunk)| fill(i * CHUNK, chunk))
         });
     } else if n > 0 {
-        fill(0, spare);
+        super::vmath::vectorised(|| fill(0, spare));
     }
     // SAFETY: the capacity is at least `n`, and `fill` wrote each of the first `n` elements
     // (every caller below writes its whole chunk; `U: Copy`, so nothing needs dropping).

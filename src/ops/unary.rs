@@ -15,7 +15,7 @@ use super::{cast_raw, inplace, track, Backward as Op, Ctx, Grads, Saved};
 use crate::dtype::{DType, Scalar, DEFAULT_FLOAT};
 use crate::error::{Error, Result};
 use crate::kernels;
-use crate::kernels::vmath::VecExp;
+use crate::kernels::vmath::{VecExp, VecTanh};
 use crate::storage::Element;
 use crate::tensor::Tensor;
 use crate::{float_dispatch, numeric_dispatch};
@@ -205,7 +205,7 @@ float_functions! {
         |v| v.cosh(),
         |g, x| mul(g, t(&sinh(x)?));
     Tanh tanh "TanhBackward0" saves result, ints promote:
-        |v| v.tanh(),
+        |v| v.vtanh(),
         |g, r| mul(g, t(&one_minus_square(r)?));
     /// `1 / (1 + exp(-x))`.
     Sigmoid sigmoid "SigmoidBackward0" saves result, ints promote:
@@ -238,7 +238,7 @@ float_functions! {
         };
     /// `x/2 (1 + tanh(k (x + c x^3)))` with `k = sqrt(2/pi)`, `c = 0.044715`.
     GeluTanh gelu_tanh "GeluBackward0" saves input, ints "GeluKernelImpl":
-        |v| 0.5 * v * (1.0 + (0.7978845608028654 * (v + 0.044715 * v * v * v)).tanh()),
+        |v| 0.5 * v * (1.0 + (0.7978845608028654 * (v + 0.044715 * v * v * v)).vtanh()),
         |g, x| {
             let (k, c) = (0.7978845608028654, 0.044715);
             let x2 = mul(x, t(x))?;
