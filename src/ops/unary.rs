@@ -34,6 +34,16 @@ fn one_minus_square(x: &Tensor) -> Result<Tensor> {
     arith::rsub_scalar(&mul(x, t(x))?, Scalar::Float(1.0))
 }
 
+/// `g * (1 - y * y)`, tanh's derivative from its result `y`: one loop when nothing records
+/// (the same operations in the same order as the three ops, so the same values), else those
+/// ops, so that `create_graph=True` differentiates it.
+fn tanh_backward(g: &Tensor, y: &Tensor) -> Result<Tensor> {
+    if g.dtype() == y.dtype() && g.shape() == y.shape() && !super::needs_grad(&[Some(g), Some(y)]) {
+        return float_dispatch!(g.dtype(), T => kernels::binary::<T, T>(g, y, |g, y| g * (1.0 - y * y)));
+    }
+    mul(g, t(&one_minus_square(y)?))
+}
+
 /// `1 + x * x`.
 fn one_plus_square(x: &Tensor) -> Result<Tensor> {
     add(&mul(x, t(x))?, s(1.0), 1.0)
@@ -206,7 +216,7 @@ float_functions! {
         |g, x| mul(g, t(&sinh(x)?));
     Tanh tanh "TanhBackward0" saves result, ints promote:
         |v| v.vtanh(),
-        |g, r| mul(g, t(&one_minus_square(r)?));
+        |g, r| tanh_backward(g, r);
     /// `1 / (1 + exp(-x))`.
     Sigmoid sigmoid "SigmoidBackward0" saves result, ints promote:
         |v| 1.0 / (1.0 + (-v).vexp()),
