@@ -387,68 +387,6 @@ pub fn binary_raw(a: &Tensor, b: Operand, op: BinOp, reversed: bool) -> Result<T
     numeric_dispatch!(out_dtype, T => with_bin_fn!(op, T, f => apply_bin::<T>(&ac, b, reversed, f)))
 }
 
-/// `dst = dst op b` computed straight into `dst`'s buffer: what the in-place `+= -= *= /=`
-/// do when nothing records. Only the simple case is taken: `dst` a contiguous float tensor
-/// below `PARALLEL_THRESHOLD` elements, `b` an int or float number or a contiguous tensor of
-/// `dst`'s dtype and shape in another storage (so no element is read after it was written).
-/// The values are the out-of-place op's (the same element function in the same dtype).
-/// Returns `false`, having done nothing, for anything else.
-pub(crate) fn binary_into(dst: &Tensor, b: Operand, op: BinOp) -> Result<bool> {
-    if !matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div)
-        || !dst.dtype().is_floating_point()
-        || !dst.is_contiguous()
-        || dst.numel() >= kernels::PARALLEL_THRESHOLD
-    {
-        return Ok(false);
-    }
-    match b {
-        Operand::Scalar(Scalar::Bool(_)) => return Ok(false),
-        Operand::Tensor(t)
-            if t.dtype() != dst.dtype()
-                || t.shape() != dst.shape()
-                || !t.is_contiguous()
-                || t.same_storage(dst) =>
-        {
-            return Ok(false)
-        }
-        _ => {}
-    }
-    Ok(float_dispatch!(dst.dtype(), T => with_bin_fn!(op, T, f => write_into::<T>(dst, b, f))))
-}
-
-fn write_into<T: Num>(dst: &Tensor, b: Operand, f: impl Fn(T, T) -> T) -> bool {
-    let (offset, n) = (dst.layout().offset, dst.numel());
-    // SAFETY: `b` is a number or a tensor in another storage (checked by the caller), and
-    // nothing else borrows `dst`'s buffer while this loop writes it.
-    let Some(buf) = T::slice_mut(unsafe { dst.storage().buffer_mut() }) else {
-        return false;
-    };
-    let Some(out) = buf.get_mut(offset..offset + n) else {
-        return false;
-    };
-    match b {
-        Operand::Scalar(s) => {
-            let s: T = scalar_as(s);
-            kernels::vmath::vectorised(|| {
-                for x in out.iter_mut() {
-                    *x = f(*x, s);
-                }
-            });
-        }
-        Operand::Tensor(t) => {
-            let Some(ys) = t.contiguous_slice::<T>() else {
-                return false;
-            };
-            kernels::vmath::vectorised(|| {
-                for (x, &y) in out.iter_mut().zip(ys) {
-                    *x = f(*x, y);
-                }
-            });
-        }
-    }
-    true
-}
-
 /// PyTorch raises on integer division by zero (`//`, `%`, `div(rounding_mode=...)`).
 fn check_nonzero_divisor(b: Operand) -> Result<()> {
     let has_zero = match b {

@@ -5,9 +5,7 @@
 //! One mechanism serves them all: compute the out-of-place result from a pre-image of `self`
 //! (a copy carrying `self`'s history, so a rule that saved `self` keeps the old values), write
 //! it into `self`'s storage, bump the version, and make the result's node `self.grad_fn`.
-//! Without autograd the pre-image is `self` itself and no copy is made; `+= -= *= /=` of a
-//! small contiguous float tensor then compute straight into its buffer
-//! (`arith::binary_into`), with the same values.
+//! Without autograd the pre-image is `self` itself and no copy is made.
 //!
 //! When `self` is a view of another tensor (its root) and autograd records, the write also
 //! changes the root's values, so the root's history is rebased too: the root becomes the
@@ -15,7 +13,7 @@
 //! history, grad inside it to the in-place result), and the view becomes an
 //! `AsStridedBackward0` view of the new root.
 
-use super::arith::{self, BinOp, Operand};
+use super::arith::{self, Operand};
 use super::Backward as Op;
 use super::{record, track, Ctx, Grads};
 use crate::autograd::is_grad_enabled;
@@ -38,17 +36,6 @@ pub fn apply(
     other: Option<&Tensor>,
     f: impl FnOnce(&Tensor) -> Result<Tensor>,
 ) -> Result<()> {
-    apply_or_direct(dst, other, |_| Ok(false), f)
-}
-
-/// `apply`, except that when nothing records, `direct(dst)` may first write the result
-/// straight into `dst` (returning `true`; `false` leaves the work to `f`).
-fn apply_or_direct(
-    dst: &Tensor,
-    other: Option<&Tensor>,
-    direct: impl FnOnce(&Tensor) -> Result<bool>,
-    f: impl FnOnce(&Tensor) -> Result<Tensor>,
-) -> Result<()> {
     let grad_mode = is_grad_enabled();
     if grad_mode && dst.is_leaf() && dst.requires_grad() {
         return Err(Error::InplaceOnLeaf);
@@ -64,10 +51,6 @@ fn apply_or_direct(
         if let Some(base) = dst.view_base().filter(|b| tracking || b.requires_grad()) {
             return apply_on_view(dst, &base, f);
         }
-    }
-    if !tracking && direct(dst)? {
-        dst.bump_version();
-        return Ok(());
     }
     let pre = if tracking {
         dst.with_same_history(kernels::cast(dst, dst.dtype())?)
@@ -323,47 +306,24 @@ impl Backward {
     }
 }
 
-/// `dst op= other` (with `alpha` 1, or the scaling makes it the general path): written
-/// straight into `dst` where `arith::binary_into` can, else through `apply`.
-fn binary_(
-    dst: &Tensor,
-    other: Operand,
-    op: BinOp,
-    alpha: f64,
-    f: impl FnOnce(&Tensor) -> Result<Tensor>,
-) -> Result<()> {
-    apply_or_direct(
-        dst,
-        operand_tensor(&other),
-        |d| {
-            if alpha == 1.0 {
-                arith::binary_into(d, other, op)
-            } else {
-                Ok(false)
-            }
-        },
-        f,
-    )
-}
-
 pub fn add_(dst: &Tensor, other: Operand, alpha: f64) -> Result<()> {
-    binary_(dst, other, BinOp::Add, alpha, |pre| {
+    apply(dst, operand_tensor(&other), |pre| {
         arith::add(pre, other, alpha)
     })
 }
 
 pub fn sub_(dst: &Tensor, other: Operand, alpha: f64) -> Result<()> {
-    binary_(dst, other, BinOp::Sub, alpha, |pre| {
+    apply(dst, operand_tensor(&other), |pre| {
         arith::sub(pre, other, alpha)
     })
 }
 
 pub fn mul_(dst: &Tensor, other: Operand) -> Result<()> {
-    binary_(dst, other, BinOp::Mul, 1.0, |pre| arith::mul(pre, other))
+    apply(dst, operand_tensor(&other), |pre| arith::mul(pre, other))
 }
 
 pub fn div_(dst: &Tensor, other: Operand) -> Result<()> {
-    binary_(dst, other, BinOp::Div, 1.0, |pre| arith::div(pre, other))
+    apply(dst, operand_tensor(&other), |pre| arith::div(pre, other))
 }
 
 pub fn fill_(dst: &Tensor, value: f64) -> Result<()> {
