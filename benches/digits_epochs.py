@@ -5,7 +5,7 @@
 Runs the example alternately with each backend (so a busy machine slows both alike), reads
 the per-epoch times it prints, drops each run's first epoch (warm-up) and reports the
 median per model and backend, with the final test accuracies. ``--threads N`` sets
-OMP_NUM_THREADS / MKL_NUM_THREADS (PyTorch) and RAYON_NUM_THREADS (ferrograd).
+OMP_NUM_THREADS / MKL_NUM_THREADS (PyTorch) and FERROGRAD_NUM_THREADS (ferrograd).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ HEADER = re.compile(r"^(MLP|CNN): \d+ parameters")
 def run(backend, epochs, threads):
     env = dict(os.environ)
     if threads:
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "FERROGRAD_NUM_THREADS"):
             env[var] = str(threads)
     out = subprocess.run(
         [sys.executable, EXAMPLE, "--backend", backend, "--epochs", str(epochs), "--no-plot"],

@@ -2,7 +2,8 @@
 //!
 //! The pure-Rust core (this crate's rlib) is usable and tested without Python:
 //! - `dtype`, `shape`, `storage`, `tensor`: data types, layouts, shared buffers, tensors;
-//! - `kernels`: loops over storage + layout (sequential below a threshold, rayon above);
+//! - `kernels`: loops over storage + layout (sequential below a threshold, on the thread team
+//!   above);
 //! - `ops`: differentiable operations, each forward beside its backward rule;
 //! - `autograd`: the arena-allocated backward graph, the engine and grad mode.
 //!

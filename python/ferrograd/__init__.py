@@ -23,6 +23,7 @@ from ._C import (  # noqa: A004
     ones,
     rand,
     randn,
+    set_num_threads,
     tensor,
     zeros,
 )

@@ -539,6 +539,10 @@ fn accumulate_grad(leaf: &Tensor, g: &Tensor, create_graph: bool) -> Result<()> 
         }
         Some(old) => {
             if !create_graph && !old.requires_grad() {
+                if arith::binary_assign(&old, Operand::Tensor(g), arith::BinOp::Add, 1.0)? {
+                    old.bump_version();
+                    return Ok(());
+                }
                 let sum = arith::binary_raw(&old, Operand::Tensor(g), arith::BinOp::Add, false)?;
                 let sum = crate::ops::cast_raw(&sum, old.dtype())?;
                 kernels::copy_into(&old, &sum);

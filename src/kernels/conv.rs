@@ -7,12 +7,11 @@
 //! into the padding; both kernels are one pass over that table per plane, spread over the
 //! pool by planes above `PARALLEL_THRESHOLD` elements.
 
-use super::{pool, PARALLEL_THRESHOLD};
+use super::{team, PARALLEL_THRESHOLD};
 use crate::error::{Error, Result};
 use crate::shape::checked_numel;
 use crate::storage::Element;
 use crate::tensor::Tensor;
-use rayon::prelude::*;
 
 /// The geometry of a window op over `spatial` dims (kernel, stride, padding, dilation and
 /// the output size, one entry per spatial dim).
@@ -140,11 +139,7 @@ fn for_planes<T: Send>(
         return;
     }
     if work >= PARALLEL_THRESHOLD {
-        pool().install(|| {
-            out.par_chunks_mut(chunk)
-                .enumerate()
-                .for_each(|(i, c)| f(i, c))
-        });
+        team::for_each_chunk_mut(out, chunk, f);
     } else {
         for (i, c) in out.chunks_mut(chunk).enumerate() {
             f(i, c);

@@ -16,13 +16,12 @@
 //! pool above `PARALLEL_THRESHOLD` elements (a chunk may start in the middle of a row);
 //! below it, on the calling thread, compiled for AVX2 where the CPU has it.
 
-use super::{pool, PARALLEL_THRESHOLD};
+use super::{team, PARALLEL_THRESHOLD};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::shape::{broadcast_shapes, checked_numel, Dims, Layout};
 use crate::storage::{Buffer, Element};
 use crate::tensor::Tensor;
-use rayon::prelude::*;
 use smallvec::SmallVec;
 use std::mem::MaybeUninit;
 
@@ -39,6 +38,52 @@ fn typed<T: Element>(t: &Tensor) -> Result<&[T]> {
     })
 }
 
+/// The right-hand side of an in-place update (`assign`).
+pub enum Rhs<'a, T> {
+    Scalar(T),
+    /// One element per element of the destination, in its order.
+    Slice(&'a [T]),
+}
+
+/// `dst[i] = f(dst[i], rhs[i])` in place. `false` (and nothing written) unless `dst` is
+/// contiguous and of dtype `T`, and a slice `rhs` has `dst`'s element count.
+///
+/// # Safety
+/// No other reference into `dst`'s storage may be alive (a slice `rhs` must come from
+/// another storage).
+pub unsafe fn assign<T: Element>(
+    dst: &Tensor,
+    rhs: Rhs<'_, T>,
+    f: impl Fn(T, T) -> T + Sync + Copy,
+) -> bool {
+    let l = dst.layout();
+    let n = l.numel();
+    if !l.is_contiguous() || matches!(rhs, Rhs::Slice(s) if s.len() != n) {
+        return false;
+    }
+    // SAFETY: by the caller's contract.
+    let Some(buf) = T::slice_mut(unsafe { dst.storage().buffer_mut() }) else {
+        return false;
+    };
+    let Some(d) = buf.get_mut(l.offset..l.offset + n) else {
+        return false;
+    };
+    let run = |start: usize, d: &mut [T]| match rhs {
+        Rhs::Scalar(s) => d.iter_mut().for_each(|x| *x = f(*x, s)),
+        Rhs::Slice(r) => {
+            let r = &r[start..start + d.len()];
+            d.iter_mut().zip(r).for_each(|(x, &y)| *x = f(*x, y))
+        }
+    };
+    if n >= PARALLEL_THRESHOLD {
+        let len = team::chunk_len(n, CHUNK);
+        team::for_each_chunk_mut(d, len, |i, d| run(i * len, d));
+    } else {
+        run(0, d);
+    }
+    true
+}
+
 /// A new contiguous tensor of `shape` whose `n` elements are written by
 /// `fill(start, chunk)`: `chunk` holds output elements `start..start + chunk.len()`, and
 /// `fill` must write every one of them.
@@ -50,12 +95,8 @@ fn build<U: Element>(
     let mut out: Vec<U> = crate::storage::alloc_vec(n)?;
     let spare = &mut out.spare_capacity_mut()[..n];
     if n >= PARALLEL_THRESHOLD {
-        pool().install(|| {
-            spare
-                .par_chunks_mut(CHUNK)
-                .enumerate()
-                .for_each(|(i, chunk)| fill(i * CHUNK, chunk))
-        });
+        let len = team::chunk_len(n, CHUNK);
+        team::for_each_chunk_mut(spare, len, |i, chunk| fill(i * len, chunk));
     } else if n > 0 {
         super::vmath::vectorised(|| fill(0, spare));
     }
@@ -390,9 +431,23 @@ pub fn ternary<A: Element, B: Element, C: Element, U: Element>(
     build(n, &shape, |start, out| {
         walk.runs(start, out.len(), |pos, [oa, ob, oc], len| {
             let out = &mut out[pos..pos + len];
+            // Contiguous runs, one of the last two operands possibly a broadcast constant
+            // (`where(mask, g, 0)` in backward rules), take loops the compiler vectorises.
             if (sa, sb, sc) == (1, 1, 1) {
                 let ys = xa[oa..oa + len].iter().zip(&xb[ob..ob + len]);
                 for ((o, (&p, &q)), &r) in out.iter_mut().zip(ys).zip(&xc[oc..oc + len]) {
+                    o.write(f(p, q, r));
+                }
+            } else if (sa, sb, sc) == (1, 1, 0) {
+                let r = xc[oc];
+                let ps = xa[oa..oa + len].iter().zip(out.iter_mut());
+                for ((&p, o), &q) in ps.zip(&xb[ob..ob + len]) {
+                    o.write(f(p, q, r));
+                }
+            } else if (sa, sb, sc) == (1, 0, 1) {
+                let q = xb[ob];
+                let ps = xa[oa..oa + len].iter().zip(out.iter_mut());
+                for ((&p, o), &r) in ps.zip(&xc[oc..oc + len]) {
                     o.write(f(p, q, r));
                 }
             } else {

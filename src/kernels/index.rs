@@ -9,13 +9,12 @@
 //! element by element. Reads go parallel above `PARALLEL_THRESHOLD`; writes stay sequential
 //! (indices may repeat, so two threads could hit one element).
 
-use super::{for_each_offset, pool, PARALLEL_THRESHOLD};
+use super::{for_each_offset, team, PARALLEL_THRESHOLD};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::shape::{broadcast_shapes, format_shape, Dims, Layout};
 use crate::storage::Element;
 use crate::tensor::Tensor;
-use rayon::prelude::*;
 
 /// Elements per parallel work item.
 const CHUNK: usize = 1 << 13;
@@ -221,13 +220,21 @@ pub fn plan(
                 None
             };
             let bad = if nb >= PARALLEL_THRESHOLD {
-                pool().install(|| {
-                    adv.par_chunks_mut(CHUNK)
-                        .zip(values.par_chunks(CHUNK))
-                        .map(|(slots, vs)| add(slots, vs))
-                        .find_first(|b| b.is_some())
-                        .flatten()
-                })
+                // The first bad value in index order, as the sequential loop finds it.
+                let first = std::sync::Mutex::new(None::<(usize, i64)>);
+                team::for_each_chunk_mut(&mut adv, CHUNK, |c, slots| {
+                    let vs = &values[c * CHUNK..c * CHUNK + slots.len()];
+                    if let Some(v) = add(slots, vs) {
+                        let mut first = first.lock().unwrap_or_else(|e| e.into_inner());
+                        if first.is_none_or(|(c0, _)| c < c0) {
+                            *first = Some((c, v));
+                        }
+                    }
+                });
+                first
+                    .into_inner()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .map(|(_, v)| v)
             } else {
                 add(&mut adv, &values)
             };
@@ -286,10 +293,8 @@ fn gather_typed<T: Element>(data: &[T], plan: &Plan) -> Vec<T> {
     let mut out = vec![T::default(); n];
     if n >= PARALLEL_THRESHOLD {
         let rows = (CHUNK / inner).max(1);
-        pool().install(|| {
-            out.par_chunks_mut(rows * inner)
-                .enumerate()
-                .for_each(|(c, chunk)| fill_rows(chunk, c * rows))
+        team::for_each_chunk_mut(&mut out, rows * inner, |c, chunk| {
+            fill_rows(chunk, c * rows)
         });
     } else {
         fill_rows(&mut out, 0);

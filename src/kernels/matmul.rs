@@ -4,11 +4,12 @@
 //! transposed views need no copy); int64 uses a plain loop. Products below
 //! `PARALLEL_FLOPS` run on the calling thread; larger ones use the ferrograd pool.
 
-use super::{num_threads, pool};
+use super::{num_threads, team};
 use crate::error::{Error, Result};
 use crate::shape::Layout;
 use crate::storage::Element;
 use crate::tensor::Tensor;
+use std::ops::Range;
 
 /// Which matrix-product kernel ferrograd uses (reported by the benchmarks).
 pub const MATMUL_KERNEL: &str = "gemm 0.19 (f32/f64), loop (int64)";
@@ -18,8 +19,8 @@ pub const PARALLEL_FLOPS: usize = 1 << 18;
 
 /// Element types with a matrix product.
 pub trait MatElement: Element {
-    /// `c[m×n] = a[m×k] @ b[k×n]`; `a`/`b` given by pointer and (row, column) strides,
-    /// `c` contiguous row-major.
+    /// `c[m×n] = a[m×k] @ b[k×n]` on the calling thread; `a`/`b` given by pointer and
+    /// (row, column) strides, `c` row-major with row stride `c_rs` (its old values unread).
     ///
     /// # Safety
     /// Every index reachable through the given sizes and strides must be in bounds.
@@ -35,7 +36,7 @@ pub trait MatElement: Element {
         b_rs: isize,
         b_cs: isize,
         c: *mut Self,
-        parallel: bool,
+        c_rs: isize,
     );
 }
 
@@ -53,18 +54,30 @@ macro_rules! float_gemm {
                 b_rs: isize,
                 b_cs: isize,
                 c: *mut Self,
-                parallel: bool,
+                c_rs: isize,
             ) {
-                let par = if parallel {
-                    gemm::Parallelism::Rayon(num_threads())
-                } else {
-                    gemm::Parallelism::None
-                };
-                // SAFETY: forwarded from the caller; `c` is m×n contiguous (row stride n).
+                // SAFETY: forwarded from the caller.
                 unsafe {
                     gemm::gemm(
-                        m, n, k, c, 1, n as isize, false, a, a_cs, a_rs, b, b_cs, b_rs, 0.0, 1.0,
-                        false, false, false, par,
+                        m,
+                        n,
+                        k,
+                        c,
+                        1,
+                        c_rs,
+                        false,
+                        a,
+                        a_cs,
+                        a_rs,
+                        b,
+                        b_cs,
+                        b_rs,
+                        0.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
                     )
                 }
             }
@@ -86,7 +99,7 @@ impl MatElement for i64 {
         b_rs: isize,
         b_cs: isize,
         c: *mut Self,
-        _parallel: bool,
+        c_rs: isize,
     ) {
         for i in 0..m {
             for j in 0..n {
@@ -99,8 +112,8 @@ impl MatElement for i64 {
                         acc = acc.wrapping_add(x.wrapping_mul(y));
                     }
                 }
-                // SAFETY: c has m*n elements.
-                unsafe { *c.add(i * n + j) = acc };
+                // SAFETY: in bounds by the caller's contract.
+                unsafe { *c.offset(i as isize * c_rs + j as isize) = acc };
             }
         }
     }
@@ -108,47 +121,70 @@ impl MatElement for i64 {
 
 /// `out[b] = a[b] @ b[b]` for 3-D tensors `(batch, m, k)` and `(batch, k, n)` of one dtype
 /// (any strides, batch stride may be 0). The result is contiguous `(batch, m, n)`.
+///
+/// Products of at least `PARALLEL_FLOPS` multiply-adds are cut into one block per thread
+/// (whole products when the batch is large enough, else row or column blocks of each) and
+/// each block runs the sequential kernel on the team: one fork-join per call, where the
+/// `gemm` crate's own threading joins many times per call.
 pub fn bmm<T: MatElement>(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (la, lb) = (a.layout(), b.layout());
     let (batch, m, k, n) = (la.shape[0], la.shape[1], la.shape[2], lb.shape[2]);
     let total = crate::shape::checked_numel(&[batch, m, n])?;
-    let mut out: Vec<T> = crate::storage::alloc_filled(total, T::default())?;
-    if total == 0 {
+    if total == 0 || k == 0 {
+        let out: Vec<T> = crate::storage::alloc_filled(total, T::default())?;
         return Tensor::from_vec(out, &[batch, m, n]);
     }
     let (da, db) = (typed::<T>(a)?, typed::<T>(b)?);
-    if k == 0 {
-        return Tensor::from_vec(out, &[batch, m, n]);
-    }
-    let parallel = m.saturating_mul(n).saturating_mul(k) >= PARALLEL_FLOPS;
-    let run = |out: &mut [T]| {
-        for i in 0..batch {
-            let pa = ptr_at(da, la, i);
-            let pb = ptr_at(db, lb, i);
-            // SAFETY: the layouts were validated when the tensors were built, so every
-            // index reachable through their sizes and strides is inside the buffers.
-            unsafe {
-                T::gemm(
-                    m,
-                    n,
-                    k,
-                    pa,
-                    la.strides[1] as isize,
-                    la.strides[2] as isize,
-                    pb,
-                    lb.strides[1] as isize,
-                    lb.strides[2] as isize,
-                    out[i * m * n..].as_mut_ptr(),
-                    parallel,
-                )
-            }
+    let mut out: Vec<T> = crate::storage::alloc_vec(total)?;
+    let c = team::SendPtr::new(out.spare_capacity_mut().as_mut_ptr().cast::<T>());
+    // The block of product `i` with output rows `rows` and columns `cols`.
+    let block = |i: usize, rows: Range<usize>, cols: Range<usize>| {
+        let (r0, c0) = (rows.start as isize, cols.start as isize);
+        let (a_rs, a_cs) = (la.strides[1] as isize, la.strides[2] as isize);
+        let (b_rs, b_cs) = (lb.strides[1] as isize, lb.strides[2] as isize);
+        // SAFETY: the layouts were validated when the tensors were built, so every index
+        // reachable through their sizes and strides is inside the buffers; the output
+        // blocks of different calls are disjoint and inside `out`'s capacity.
+        unsafe {
+            T::gemm(
+                rows.len(),
+                cols.len(),
+                k,
+                ptr_at(da, la, i).offset(r0 * a_rs),
+                a_rs,
+                a_cs,
+                ptr_at(db, lb, i).offset(c0 * b_cs),
+                b_rs,
+                b_cs,
+                c.get().add(i * m * n).offset(r0 * n as isize + c0),
+                n as isize,
+            )
         }
     };
-    if parallel {
-        pool().install(|| run(&mut out));
+    let threads = num_threads();
+    let parallel = threads > 1 && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_FLOPS;
+    if !parallel {
+        (0..batch).for_each(|i| block(i, 0..m, 0..n));
+    } else if batch >= threads {
+        team::for_each(batch, |i| block(i, 0..m, 0..n));
     } else {
-        run(&mut out);
+        // Blocks of whole 16-row (or 16-column) panels, along the longer side.
+        let per = threads.div_ceil(batch);
+        let side = m.max(n);
+        let step = side.div_ceil(per).div_ceil(16) * 16;
+        let parts = side.div_ceil(step);
+        team::for_each(batch * parts, |t| {
+            let (i, p) = (t / parts, t % parts);
+            let span = p * step..((p + 1) * step).min(side);
+            if m >= n {
+                block(i, span, 0..n)
+            } else {
+                block(i, 0..m, span)
+            }
+        });
     }
+    // SAFETY: the blocks cover every output element, and the kernels wrote each one.
+    unsafe { out.set_len(total) };
     Tensor::from_vec(out, &[batch, m, n])
 }
 

@@ -2,14 +2,16 @@
 //!
 //! Every kernel accepts any layout (strided, broadcast with stride 0, offset views);
 //! contiguous inputs take a slice fast path. Work above `PARALLEL_THRESHOLD` elements is
-//! split across the rayon pool; below it, kernels run sequentially on the calling thread with
-//! no thread-pool hand-off, which is what keeps small-tensor ops cheap.
+//! split across the thread team (`team`: the calling thread plus spinning workers); below it,
+//! kernels run sequentially on the calling thread with no hand-off, which is what keeps
+//! small-tensor ops cheap.
 
 pub mod conv;
 pub mod elementwise;
 pub mod index;
 pub mod matmul;
 pub mod reduce;
+pub mod team;
 pub mod vmath;
 
 pub use elementwise::{binary, cast, unary};
@@ -18,7 +20,6 @@ pub use reduce::sum_dims;
 use crate::shape::Layout;
 use crate::storage::{Buffer, Element};
 use crate::tensor::Tensor;
-use std::sync::OnceLock;
 
 /// Below this many elements a kernel never leaves the calling thread.
 pub const PARALLEL_THRESHOLD: usize = 1 << 15;
@@ -26,32 +27,9 @@ pub const PARALLEL_THRESHOLD: usize = 1 << 15;
 /// Above this many elements the Python bindings release the GIL around a kernel.
 pub const RELEASE_GIL_THRESHOLD: usize = 1 << 16;
 
-static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
-
-/// The thread pool kernels use; its size follows `FERROGRAD_NUM_THREADS` (default: all cores).
-pub fn pool() -> &'static rayon::ThreadPool {
-    POOL.get_or_init(|| {
-        let n = std::env::var("FERROGRAD_NUM_THREADS")
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
-            .filter(|&n| n > 0)
-            .unwrap_or(0);
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .thread_name(|i| format!("ferrograd-{i}"))
-            .build()
-            .unwrap_or_else(|_| {
-                // Building a pool only fails if threads cannot be spawned; fall back to one.
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(1)
-                    .build()
-                    .unwrap_or_else(|e| panic!("cannot create any thread: {e}"))
-            })
-    })
-}
-
+/// Threads a parallel kernel uses (see `team`): `FERROGRAD_NUM_THREADS`, or all cores.
 pub fn num_threads() -> usize {
-    pool().current_num_threads()
+    team::threads()
 }
 
 /// Calls `f(offset)` for every element of `layout`, in row-major logical order.
@@ -218,10 +196,42 @@ pub fn copy_into(dst: &Tensor, src: &Tensor) {
             });
         }
     }
+    /// Both contiguous and of one dtype: a plain copy, across the team when it is large.
+    fn direct<T: Element>(dst_buf: &mut [T], layout: &Layout, src: &Tensor) -> bool {
+        let (n, sl) = (layout.numel(), src.layout());
+        let Some(s) = T::slice(src.buffer()) else {
+            return false;
+        };
+        if n == 0 || !layout.is_contiguous() || !sl.is_contiguous() || sl.numel() != n {
+            return false;
+        }
+        let (d, s) = (
+            &mut dst_buf[layout.offset..layout.offset + n],
+            &s[sl.offset..sl.offset + n],
+        );
+        if n >= PARALLEL_THRESHOLD {
+            let len = team::chunk_len(n, 1 << 14);
+            team::for_each_chunk_mut(d, len, |c, d| {
+                d.copy_from_slice(&s[c * len..c * len + d.len()])
+            });
+        } else {
+            d.copy_from_slice(s);
+        }
+        true
+    }
     let layout = dst.layout();
     // SAFETY: `src` is a different storage, and no other borrow of `dst`'s buffer is alive
     // for the duration of this write.
     let buf = unsafe { dst.storage().buffer_mut() };
+    let done = match &mut *buf {
+        Buffer::Bool(v) => direct(v, layout, src),
+        Buffer::I64(v) => direct(v, layout, src),
+        Buffer::F32(v) => direct(v, layout, src),
+        Buffer::F64(v) => direct(v, layout, src),
+    };
+    if done {
+        return;
+    }
     match buf {
         Buffer::Bool(v) => go(v, layout, gather_cast::<bool>(src)),
         Buffer::I64(v) => go(v, layout, gather_cast::<i64>(src)),

@@ -16,13 +16,12 @@
 //! merged in a fixed order so that a result never depends on scheduling.
 
 use super::vmath::vectorised;
-use super::{num_threads, pool, PARALLEL_THRESHOLD};
+use super::{num_threads, team, PARALLEL_THRESHOLD};
 use crate::error::{Error, Result};
 use crate::shape::{Dims, Layout};
 use crate::storage::Element;
 use crate::tensor::Tensor;
 use num_traits::Float;
-use rayon::prelude::*;
 use smallvec::smallvec;
 use std::ops::Range;
 
@@ -1033,11 +1032,9 @@ pub fn reduce<T: Element, F: Fold<T>>(t: &Tensor, dims: &[usize], fold: &F) -> R
             walk(kos, kost, p.offset, ko, 1, |b| base = b);
             let o = ko * width + j0;
             let acc = if parallel && units < 2 * threads && red0 >= 2 * threads {
-                let parts: Vec<Vec<F::Acc>> = pool().install(|| {
-                    split(red0, 4 * threads, 1)
-                        .into_par_iter()
-                        .map(|r| p.fold_tile(fold, data, base + j0, o, w, r))
-                        .collect()
+                let ranges = split(red0, 4 * threads, 1);
+                let parts: Vec<Vec<F::Acc>> = team::map(ranges.len(), |i| {
+                    p.fold_tile(fold, data, base + j0, o, w, ranges[i].clone())
                 });
                 let mut it = parts.into_iter();
                 let mut acc = it.next().unwrap_or_default();
@@ -1062,7 +1059,7 @@ pub fn reduce<T: Element, F: Fold<T>>(t: &Tensor, dims: &[usize], fold: &F) -> R
             }
         }
         if parallel && units >= 2 * threads {
-            pool().install(|| chunks.into_par_iter().for_each(|(u, c)| unit(u, c)));
+            team::for_each_item(chunks, |(u, c)| unit(u, c));
         } else {
             for (u, c) in chunks {
                 unit(u, c);
@@ -1076,11 +1073,9 @@ pub fn reduce<T: Element, F: Fold<T>>(t: &Tensor, dims: &[usize], fold: &F) -> R
         for (o, v) in out.iter_mut().enumerate() {
             let mut base = 0;
             walk(ks, kst, p.offset, o, 1, |b| base = b);
-            let parts: Vec<F::Acc> = pool().install(|| {
-                split(red0, 4 * threads, align)
-                    .into_par_iter()
-                    .map(|r| p.fold_one(fold, data, base, o, r))
-                    .collect()
+            let ranges = split(red0, 4 * threads, align);
+            let parts: Vec<F::Acc> = team::map(ranges.len(), |i| {
+                p.fold_one(fold, data, base, o, ranges[i].clone())
             });
             *v = fold.finish(merged(parts).unwrap_or_else(|| fold.init(o)));
         }
@@ -1095,11 +1090,7 @@ pub fn reduce<T: Element, F: Fold<T>>(t: &Tensor, dims: &[usize], fold: &F) -> R
     };
     if parallel {
         let size = p.n_out.div_ceil(4 * threads);
-        pool().install(|| {
-            out.par_chunks_mut(size)
-                .enumerate()
-                .for_each(|(c, dst)| chunk(c * size, dst))
-        });
+        team::for_each_chunk_mut(&mut out, size, |c, dst| chunk(c * size, dst));
     } else {
         chunk(0, &mut out);
     }
@@ -1161,10 +1152,9 @@ fn blocks<T: Element, U: Element>(
     let threads = num_threads();
     if src.len() >= PARALLEL_THRESHOLD && n_blocks > 1 && threads > 1 {
         let group = n_blocks.div_ceil(4 * threads) * block;
-        pool().install(|| {
-            dst.par_chunks_mut(group)
-                .zip(src.par_chunks(group))
-                .for_each(|(d, s)| f(s, d))
+        team::for_each_chunk_mut(dst, group, |c, d| {
+            let at = |i: usize| i.min(src.len());
+            f(&src[at(c * group)..at((c + 1) * group)], d)
         });
     } else {
         f(src, dst);

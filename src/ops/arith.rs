@@ -387,6 +387,55 @@ pub fn binary_raw(a: &Tensor, b: Operand, op: BinOp, reversed: bool) -> Result<T
     numeric_dispatch!(out_dtype, T => with_bin_fn!(op, T, f => apply_bin::<T>(&ac, b, reversed, f)))
 }
 
+/// `dst op= alpha * b` computed straight into `dst`'s storage, for `add_`/`sub_`/`mul_`/
+/// `div_` when nothing records: `true` when done, `false` (nothing written) when the
+/// out-of-place path is needed (a non-contiguous `dst`, a result dtype other than `dst`'s,
+/// a tensor `b` that is broadcast, strided, of another dtype or shares `dst`'s storage).
+/// The arithmetic is `binary_raw`'s, element for element, so results are identical.
+pub fn binary_assign(dst: &Tensor, b: Operand, op: BinOp, alpha: f64) -> Result<bool> {
+    if op == BinOp::Sub {
+        check_sub_operands(dst, &b)?;
+    }
+    let out_dtype = promote_with(dst, &b);
+    let fits = |t: &Tensor| {
+        t.dtype() == out_dtype
+            && t.shape() == dst.shape()
+            && t.is_contiguous()
+            && !t.same_storage(dst)
+    };
+    if out_dtype != dst.dtype()
+        || !matches!(out_dtype, DType::F32 | DType::F64 | DType::I64)
+        || !matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div)
+        || out_dtype == DType::I64 && op == BinOp::Div
+        || !dst.is_contiguous()
+        || b.tensor().is_some_and(|t| !fits(t))
+    {
+        return Ok(false);
+    }
+    let scaled = if alpha == 1.0 {
+        None
+    } else {
+        Some(scale_operand(dst, b, alpha)?)
+    };
+    let b = scaled.as_ref().map_or(b, |s| s.as_operand());
+    numeric_dispatch!(out_dtype, T => with_bin_fn!(op, T, f => {
+        use crate::kernels::elementwise::{assign, Rhs};
+        let rhs = match b {
+            Operand::Scalar(s) => Rhs::Scalar(scalar_as::<T>(s)),
+            Operand::Tensor(t) => {
+                let Some(all) = <T as crate::storage::Element>::slice(t.buffer()) else {
+                    return Ok(false);
+                };
+                let l = t.layout();
+                Rhs::Slice(&all[l.offset..l.offset + l.numel()])
+            }
+        };
+        // SAFETY: `b` lives in another storage (checked above), and nothing else borrows
+        // `dst`'s buffer during the update.
+        Ok(unsafe { assign::<T>(dst, rhs, f) })
+    }))
+}
+
 /// PyTorch raises on integer division by zero (`//`, `%`, `div(rounding_mode=...)`).
 fn check_nonzero_divisor(b: Operand) -> Result<()> {
     let has_zero = match b {

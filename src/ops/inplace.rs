@@ -13,7 +13,7 @@
 //! history, grad inside it to the in-place result), and the view becomes an
 //! `AsStridedBackward0` view of the new root.
 
-use super::arith::{self, Operand};
+use super::arith::{self, BinOp, Operand};
 use super::Backward as Op;
 use super::{record, track, Ctx, Grads};
 use crate::autograd::is_grad_enabled;
@@ -36,6 +36,17 @@ pub fn apply(
     other: Option<&Tensor>,
     f: impl FnOnce(&Tensor) -> Result<Tensor>,
 ) -> Result<()> {
+    apply_or_assign(dst, other, || Ok(false), f)
+}
+
+/// `apply`, where `direct` may first try to update `dst` in place when nothing records
+/// (`true`: done, so `f` is skipped; the version is bumped here).
+fn apply_or_assign(
+    dst: &Tensor,
+    other: Option<&Tensor>,
+    direct: impl FnOnce() -> Result<bool>,
+    f: impl FnOnce(&Tensor) -> Result<Tensor>,
+) -> Result<()> {
     let grad_mode = is_grad_enabled();
     if grad_mode && dst.is_leaf() && dst.requires_grad() {
         return Err(Error::InplaceOnLeaf);
@@ -55,6 +66,10 @@ pub fn apply(
     let pre = if tracking {
         dst.with_same_history(kernels::cast(dst, dst.dtype())?)
     } else {
+        if direct()? {
+            dst.bump_version();
+            return Ok(());
+        }
         dst.clone()
     };
     let result = f(&pre)?;
@@ -307,23 +322,31 @@ impl Backward {
 }
 
 pub fn add_(dst: &Tensor, other: Operand, alpha: f64) -> Result<()> {
-    apply(dst, operand_tensor(&other), |pre| {
+    let direct = || arith::binary_assign(dst, other, BinOp::Add, alpha);
+    apply_or_assign(dst, operand_tensor(&other), direct, |pre| {
         arith::add(pre, other, alpha)
     })
 }
 
 pub fn sub_(dst: &Tensor, other: Operand, alpha: f64) -> Result<()> {
-    apply(dst, operand_tensor(&other), |pre| {
+    let direct = || arith::binary_assign(dst, other, BinOp::Sub, alpha);
+    apply_or_assign(dst, operand_tensor(&other), direct, |pre| {
         arith::sub(pre, other, alpha)
     })
 }
 
 pub fn mul_(dst: &Tensor, other: Operand) -> Result<()> {
-    apply(dst, operand_tensor(&other), |pre| arith::mul(pre, other))
+    let direct = || arith::binary_assign(dst, other, BinOp::Mul, 1.0);
+    apply_or_assign(dst, operand_tensor(&other), direct, |pre| {
+        arith::mul(pre, other)
+    })
 }
 
 pub fn div_(dst: &Tensor, other: Operand) -> Result<()> {
-    apply(dst, operand_tensor(&other), |pre| arith::div(pre, other))
+    let direct = || arith::binary_assign(dst, other, BinOp::Div, 1.0);
+    apply_or_assign(dst, operand_tensor(&other), direct, |pre| {
+        arith::div(pre, other)
+    })
 }
 
 pub fn fill_(dst: &Tensor, value: f64) -> Result<()> {

@@ -18,12 +18,11 @@ use crate::autograd::hooks::CustomFunction;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::kernels::conv::{self, Window};
-use crate::kernels::{pool, PARALLEL_THRESHOLD};
+use crate::kernels::{team, PARALLEL_THRESHOLD};
 use crate::shape::Dims;
 use crate::storage::{Buffer, Element};
 use crate::tensor::Tensor;
 use num_traits::Float;
-use rayon::prelude::*;
 use std::any::Any;
 use std::sync::Arc;
 
@@ -720,11 +719,7 @@ fn step_typed<T: Element + Float>(
                 .collect(),
         })
         .collect();
-    pool().install(|| {
-        pieces
-            .into_par_iter()
-            .for_each(|piece| run_step(step, piece))
-    });
+    team::for_each_item(pieces, |piece| run_step(step, piece));
     Ok(())
 }
 

@@ -15,14 +15,13 @@ use super::{
 };
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::kernels::{self, pool, PARALLEL_THRESHOLD};
+use crate::kernels::{self, team, PARALLEL_THRESHOLD};
 use crate::shape::{
     check_offset_fits, check_strides_fit, check_view_strides, checked_numel, format_i64s,
     format_shape, infer_shape, wrap_dim, Dims, Layout,
 };
 use crate::storage::Element;
 use crate::tensor::Tensor;
-use rayon::prelude::*;
 use smallvec::{smallvec, SmallVec};
 use std::borrow::Cow;
 
@@ -942,11 +941,7 @@ fn fill_rows<T: Element>(out: &mut [T], row: usize, fill: impl Fn(usize, &mut [T
         return;
     }
     if out.len() >= PARALLEL_THRESHOLD {
-        pool().install(|| {
-            out.par_chunks_mut(row)
-                .enumerate()
-                .for_each(|(r, dst)| fill(r, dst))
-        });
+        team::for_each_chunk_mut(out, row, fill);
     } else {
         for (r, dst) in out.chunks_mut(row).enumerate() {
             fill(r, dst);

@@ -347,3 +347,25 @@ pub fn initial_seed() -> u64 {
 pub fn get_num_threads() -> usize {
     crate::kernels::num_threads()
 }
+
+/// `torch.set_num_threads`: the threads parallel kernels use from now on.
+#[pyfunction]
+pub fn set_num_threads(n: &Bound<'_, PyAny>) -> PyResult<()> {
+    use pyo3::exceptions::PyRuntimeError;
+    use pyo3::types::{PyBool, PyInt};
+    if !n.is_instance_of::<PyInt>() || n.is_instance_of::<PyBool>() {
+        let got = n.get_type().name()?.to_string();
+        return Err(PyRuntimeError::new_err(format!(
+            "set_num_threads expects an int, but got {got}"
+        )));
+    }
+    match n.extract::<i64>() {
+        Ok(v) if v > 0 => {
+            crate::kernels::team::set_threads(usize::try_from(v).unwrap_or(usize::MAX));
+            Ok(())
+        }
+        _ => Err(PyRuntimeError::new_err(
+            "set_num_threads expects a positive integer",
+        )),
+    }
+}

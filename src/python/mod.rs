@@ -49,6 +49,7 @@ fn ferrograd_c(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(functions::manual_seed, m)?)?;
     m.add_function(wrap_pyfunction!(functions::initial_seed, m)?)?;
     m.add_function(wrap_pyfunction!(functions::get_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(functions::set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(tensor_linalg::einsum, m)?)?;
     m.add("MATMUL_KERNEL", crate::kernels::matmul::MATMUL_KERNEL)?;
     m.add_function(wrap_pyfunction!(autograd::_run_backward, m)?)?;
