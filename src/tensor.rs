@@ -211,6 +211,40 @@ impl Tensor {
         }
     }
 
+    /// `self`, a fresh result that nothing else holds, seen with another shape of the same
+    /// size as a tensor of its own rather than a view (mm's 2-D result of the batched kernel,
+    /// a reduction's result without its kept dims). Being no view, it is not copied when it
+    /// becomes a leaf's `.grad`, and reads skip the views' version check. `Err(self)` when
+    /// `self` is shared, has autograd metadata, or is not contiguous.
+    pub fn try_into_shape(self, shape: &[usize]) -> std::result::Result<Tensor, Tensor> {
+        let fresh = Arc::strong_count(&self.0) == 1
+            && Arc::weak_count(&self.0) == 0
+            && self.0.view_base.is_none()
+            && self.is_contiguous()
+            && checked_numel(shape).ok() == Some(self.numel())
+            && {
+                let m = self.meta();
+                m.grad_fn.is_none()
+                    && !m.requires_grad
+                    && m.grad.is_none()
+                    && !m.retains_grad
+                    && m.hooks.is_none()
+            };
+        if !fresh {
+            return Err(self);
+        }
+        let mut layout = Layout::contiguous(shape);
+        layout.offset = self.0.layout.offset;
+        Ok(Tensor::from_parts_tracked(
+            None,
+            self.0.storage.clone(),
+            layout,
+            self.0.version.clone(),
+            self.0.inference,
+            false,
+        ))
+    }
+
     /// The tensor this one is a view of, if any other tensor still looks at that storage
     /// through it (a view whose root nobody else holds, e.g. a reshaped fresh result, is
     /// treated as a tensor of its own).

@@ -15,6 +15,7 @@
 //! there are enough of them, else over the outermost reduced dim, the partial results being
 //! merged in a fixed order so that a result never depends on scheduling.
 
+use super::vmath::vectorised;
 use super::{num_threads, team, PARALLEL_THRESHOLD};
 use crate::error::{Error, Result};
 use crate::shape::{Dims, Layout};
@@ -119,37 +120,6 @@ pub trait Accumulate: Element {
 /// the input's type, then the lanes are added in f64 (accurate like pairwise summation, and
 /// as fast as memory).
 const SUM_BLOCK: usize = 512;
-
-/// Runs `f` compiled for AVX2 where the CPU has it: `f` (a closure called once) is inlined
-/// into a function built with that feature. Both builds do the same operations in the same
-/// order (floats are never reassociated), so results do not depend on the CPU.
-#[inline(always)]
-fn vectorised<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx2")]
-        fn avx2<R>(f: impl FnOnce() -> R) -> R {
-            f()
-        }
-        if has_avx2() {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe { avx2(f) };
-        }
-    }
-    f()
-}
-
-#[inline]
-fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
 
 /// Folds `xs` into `L` independent lanes from `init` (lane `k` sees elements `k`, `k + L`,
 /// ..., so the loop vectorises), and the remainder into one more value from `init`.

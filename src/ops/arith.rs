@@ -704,7 +704,13 @@ pub fn pow(a: &Tensor, b: Operand) -> Result<Tensor> {
             ));
         }
     }
-    let out = binary_raw(a, b, BinOp::Pow, false)?;
+    let out = match b {
+        // `x ** 2` is `x * x`, as PyTorch computes it (one rounding, no libm call).
+        Operand::Scalar(e) if e.to_f64() == 2.0 && a.dtype().is_floating_point() => {
+            float_dispatch!(a.dtype(), T => kernels::unary::<T, T>(a, |x| x * x))?
+        }
+        _ => binary_raw(a, b, BinOp::Pow, false)?,
+    };
     Ok(match b {
         Operand::Tensor(bt) => track(out, &[Some(a), Some(bt)], |out| {
             Op::Arith(Backward::PowTensor {
@@ -1232,6 +1238,10 @@ impl Backward {
                 let base = base.unpack(ctx)?;
                 if *exp == 0.0 {
                     smallvec![Some(mul(g, scalar_t(0.0))?)]
+                } else if *exp == 2.0 {
+                    // `base ** 1` is `base`: skip computing it.
+                    let d = mul(&base, scalar_t(2.0))?;
+                    smallvec![Some(mul(g, Operand::Tensor(&d))?)]
                 } else {
                     let d = mul(&pow(&base, scalar_t(exp - 1.0))?, scalar_t(*exp))?;
                     smallvec![Some(mul(g, Operand::Tensor(&d))?)]

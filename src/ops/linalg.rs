@@ -25,6 +25,12 @@ fn bmm_raw(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     }
 }
 
+/// The contiguous result `r` of `bmm_raw` seen with `shape` (same size), not as a view.
+fn fresh_shape(r: Tensor, shape: &[usize]) -> Tensor {
+    r.try_into_shape(shape)
+        .unwrap_or_else(|r| r.alias_with_layout(Layout::contiguous(shape)))
+}
+
 /// A 2-D tensor seen as a batch of one, without copying.
 fn as_batch(t: &Tensor) -> Tensor {
     let l = t.layout();
@@ -82,8 +88,10 @@ pub fn mm(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         )));
     }
     same_dtype(a, b)?;
-    let r = bmm_raw(&as_batch(a), &as_batch(b))?;
-    let out = r.alias_with_layout(Layout::contiguous(&[a.shape()[0], b.shape()[1]]));
+    let out = fresh_shape(
+        bmm_raw(&as_batch(a), &as_batch(b))?,
+        &[a.shape()[0], b.shape()[1]],
+    );
     track(out, &[Some(a), Some(b)], |_| {
         Op::Linalg(Backward::Mm {
             a: b.requires_grad().then(|| Saved::input(a)),
@@ -149,8 +157,7 @@ pub fn mv(m: &Tensor, v: &Tensor) -> Result<Tensor> {
         strides: smallvec![0, v.layout().strides[0], 1],
         offset: v.layout().offset,
     });
-    let r = bmm_raw(&as_batch(m), &col)?;
-    let out = r.alias_with_layout(Layout::contiguous(&[m.shape()[0]]));
+    let out = fresh_shape(bmm_raw(&as_batch(m), &col)?, &[m.shape()[0]]);
     track(out, &[Some(m), Some(v)], |_| {
         Op::Linalg(Backward::Mv {
             m: v.requires_grad().then(|| Saved::input(m)),
@@ -198,8 +205,7 @@ pub fn dot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             offset: t.layout().offset,
         })
     };
-    let r = bmm_raw(&row(a), &col(b))?;
-    let out = r.alias_with_layout(Layout::contiguous(&[]));
+    let out = fresh_shape(bmm_raw(&row(a), &col(b))?, &[]);
     track(out, &[Some(a), Some(b)], |_| {
         Op::Linalg(Backward::Dot {
             a: b.requires_grad().then(|| Saved::input(a)),

@@ -101,9 +101,12 @@ fn reduced_shape(shape: &[usize], dims: &[usize], keepdim: bool) -> Dims {
 /// A keepdim-shaped result viewed without the reduced dims unless `keepdim`.
 fn finish(raw: Tensor, input_shape: &[usize], dims: &[usize], keepdim: bool) -> Result<Tensor> {
     if keepdim {
-        Ok(raw)
-    } else {
-        shape::view_raw(&raw, &reduced_shape(input_shape, dims, false))
+        return Ok(raw);
+    }
+    let shape = reduced_shape(input_shape, dims, false);
+    match raw.try_into_shape(&shape) {
+        Ok(out) => Ok(out),
+        Err(raw) => shape::view_raw(&raw, &shape),
     }
 }
 
@@ -1097,5 +1100,9 @@ pub fn sum_to(g: &Tensor, shape: &[usize]) -> Result<Tensor> {
     } else {
         sum(g, Some(&dims), true, None)?
     };
-    shape::reshape(&s, shape)
+    // A fresh sum that records nothing is reshaped without becoming a view.
+    match s.try_into_shape(shape) {
+        Ok(out) => Ok(out),
+        Err(s) => shape::reshape(&s, shape),
+    }
 }

@@ -15,7 +15,7 @@ use super::{cast_raw, inplace, track, Backward as Op, Ctx, Grads, Saved};
 use crate::dtype::{DType, Scalar, DEFAULT_FLOAT};
 use crate::error::{Error, Result};
 use crate::kernels;
-use crate::kernels::vmath::VecExp;
+use crate::kernels::vmath::{VecExp, VecTanh};
 use crate::storage::Element;
 use crate::tensor::Tensor;
 use crate::{float_dispatch, numeric_dispatch};
@@ -32,6 +32,16 @@ fn s(x: f64) -> Operand<'static> {
 /// `1 - x * x`.
 fn one_minus_square(x: &Tensor) -> Result<Tensor> {
     arith::rsub_scalar(&mul(x, t(x))?, Scalar::Float(1.0))
+}
+
+/// `g * (1 - y * y)`, tanh's derivative from its result `y`: one loop when nothing records
+/// (the same operations in the same order as the three ops, so the same values), else those
+/// ops, so that `create_graph=True` differentiates it.
+fn tanh_backward(g: &Tensor, y: &Tensor) -> Result<Tensor> {
+    if g.dtype() == y.dtype() && g.shape() == y.shape() && !super::needs_grad(&[Some(g), Some(y)]) {
+        return float_dispatch!(g.dtype(), T => kernels::binary::<T, T>(g, y, |g, y| g * (1.0 - y * y)));
+    }
+    mul(g, t(&one_minus_square(y)?))
 }
 
 /// `1 + x * x`.
@@ -205,8 +215,8 @@ float_functions! {
         |v| v.cosh(),
         |g, x| mul(g, t(&sinh(x)?));
     Tanh tanh "TanhBackward0" saves result, ints promote:
-        |v| v.tanh(),
-        |g, r| mul(g, t(&one_minus_square(r)?));
+        |v| v.vtanh(),
+        |g, r| tanh_backward(g, r);
     /// `1 / (1 + exp(-x))`.
     Sigmoid sigmoid "SigmoidBackward0" saves result, ints promote:
         |v| 1.0 / (1.0 + (-v).vexp()),
@@ -238,7 +248,7 @@ float_functions! {
         };
     /// `x/2 (1 + tanh(k (x + c x^3)))` with `k = sqrt(2/pi)`, `c = 0.044715`.
     GeluTanh gelu_tanh "GeluBackward0" saves input, ints "GeluKernelImpl":
-        |v| 0.5 * v * (1.0 + (0.7978845608028654 * (v + 0.044715 * v * v * v)).tanh()),
+        |v| 0.5 * v * (1.0 + (0.7978845608028654 * (v + 0.044715 * v * v * v)).vtanh()),
         |g, x| {
             let (k, c) = (0.7978845608028654, 0.044715);
             let x2 = mul(x, t(x))?;

@@ -49,7 +49,7 @@ class no_grad(_GradModeContext):
     _enabled = False
 
     def __init__(self):
-        super().__init__()
+        pass  # no arguments, as PyTorch's (and no super() call: entering is on hot paths)
 
 
 class enable_grad(_GradModeContext):
