@@ -1,6 +1,6 @@
 //! Elementwise kernels: `unary` (map), `binary` (broadcasting zip), `ternary` (broadcasting
-//! three-way zip, for `where` and `clamp`) and `cast`. Outputs are always new contiguous
-//! tensors.
+//! three-way zip, for `where` and `clamp`) and `cast`, whose outputs are new contiguous
+//! tensors; and `assign`, the in-place update of a contiguous tensor (`x -= lr * g`).
 //!
 //! Every kernel is generic over its closure, so each op's loop is compiled for that op and
 //! vectorised where the op allows. Callers pass closures or function items (`f32::exp`,
@@ -13,8 +13,9 @@
 //! their own loops (1: a contiguous row, 0: a broadcast value). A contiguous operand against
 //! a contiguous row it repeats (`x + bias`) is zipped row by row instead, eight lanes at a
 //! time. The output is written once, into uninitialised memory, in chunks spread over the
-//! pool above `PARALLEL_THRESHOLD` elements (a chunk may start in the middle of a row);
-//! below it, on the calling thread, compiled for AVX2 where the CPU has it.
+//! thread team above `PARALLEL_THRESHOLD` elements (one contiguous part per thread up to
+//! 2^20 elements, see `team::chunk_len`; a chunk may start in the middle of a row); below
+//! it, on the calling thread, compiled for AVX2 where the CPU has it.
 
 use super::{team, PARALLEL_THRESHOLD};
 use crate::dtype::DType;
