@@ -367,16 +367,18 @@ pub fn binary<T: Element, U: Element>(
     b: &Tensor,
     f: impl Fn(T, T) -> U + Sync,
 ) -> Result<Tensor> {
-    let shape = broadcast_shapes(a.shape(), b.shape())?;
-    let n = checked_numel(&shape)?;
-    let (xa, xb) = (typed::<T>(a)?, typed::<T>(b)?);
+    // Two contiguous operands of one shape (the commonest case, and the one tiny-tensor
+    // overhead matters most for) need no broadcasting.
     if a.shape() == b.shape() {
         if let (Some(x), Some(y)) = (a.contiguous_slice::<T>(), b.contiguous_slice::<T>()) {
-            return build(n, &shape, |start, out| {
+            return build(x.len(), a.shape(), |start, out| {
                 zip_run((x, start, 1), (y, start, 1), out, &f)
             });
         }
     }
+    let shape = broadcast_shapes(a.shape(), b.shape())?;
+    let n = checked_numel(&shape)?;
+    let (xa, xb) = (typed::<T>(a)?, typed::<T>(b)?);
     if b.numel() == 1 {
         let q = xb[b.layout().offset];
         return map_to_shape(a, &shape, move |p| f(p, q));
