@@ -172,6 +172,26 @@ impl Layout {
 
     /// True when elements are laid out row-major without gaps (size-1 dims may have any
     /// stride). Every empty layout is contiguous, as in PyTorch.
+    /// Every element at its own memory location with no gaps, in some order of the dims
+    /// (PyTorch's `is_non_overlapping_and_dense`: a permuted contiguous layout).
+    pub fn is_non_overlapping_and_dense(&self) -> bool {
+        if self.is_contiguous() {
+            return true;
+        }
+        let mut dims: SmallVec<[usize; 8]> = (0..self.shape.len())
+            .filter(|&d| self.shape[d] != 1)
+            .collect();
+        dims.sort_by_key(|&d| self.strides[d]);
+        let mut expected = 1usize;
+        for d in dims {
+            if self.strides[d] != expected {
+                return false;
+            }
+            expected = expected.saturating_mul(self.shape[d]);
+        }
+        true
+    }
+
     pub fn is_contiguous(&self) -> bool {
         if self.shape.contains(&0) {
             return true;
@@ -379,6 +399,22 @@ pub fn infer_shape(requested: &[i64], numel: usize) -> Result<Dims> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_overlapping_and_dense_layouts() {
+        let c = Layout::contiguous(&[2, 3, 4]);
+        assert!(c.is_non_overlapping_and_dense());
+        assert!(c.transpose(0, 2).is_non_overlapping_and_dense());
+        let strided = |shape: &[usize], strides: &[usize]| Layout {
+            shape: shape.into(),
+            strides: strides.into(),
+            offset: 0,
+        };
+        assert!(!strided(&[3], &[2]).is_non_overlapping_and_dense()); // x[::2]
+        assert!(!strided(&[2, 3], &[0, 1]).is_non_overlapping_and_dense()); // expanded
+        assert!(!strided(&[2, 2], &[3, 1]).is_non_overlapping_and_dense()); // a column slice
+        assert!(strided(&[1, 3, 1], &[7, 1, 9]).is_non_overlapping_and_dense());
+    }
 
     #[test]
     fn sizes_past_int64_and_empty_counts_do_not_overflow() {

@@ -12,7 +12,7 @@ use crate::tensor::Tensor;
 use std::ops::Range;
 
 /// Which matrix-product kernel ferrograd uses (reported by the benchmarks).
-pub const MATMUL_KERNEL: &str = "gemm 0.19 (f32/f64), loop (int64)";
+pub const MATMUL_KERNEL: &str = "gemm 0.19 (f32/f64; one block per thread), loop (int64)";
 
 /// Below this many multiply-adds a product stays on the calling thread.
 pub const PARALLEL_FLOPS: usize = 1 << 18;

@@ -1298,7 +1298,7 @@ pub fn copy_(x: &Tensor, src: &Tensor) -> Result<()> {
         )));
     }
     let spec = Spec::new(Steps::new(), Vec::new(), Rule::Index, &[]);
-    inplace::apply(x, Some(src), |pre| {
+    inplace::apply_elementwise(x, Some(src), |pre| {
         put(
             pre,
             &spec,

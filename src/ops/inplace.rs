@@ -1,6 +1,7 @@
 //! In-place ops (`add_`, `sub_`, `mul_`, `div_`, `zero_`, `fill_` of a number or a 0-dim
 //! tensor) guarded by the version counter, and the checks and history of the in-place view
 //! ops (`restride`: `t_`, `squeeze_`, ..., which give `self` a new layout, not new values).
+//! The elementwise ones (`apply_elementwise`) also refuse memory overlap as PyTorch does.
 //!
 //! One mechanism serves them all: compute the out-of-place result from a pre-image of `self`
 //! (a copy carrying `self`'s history, so a rule that saved `self` keeps the old values), write
@@ -36,14 +37,66 @@ pub fn apply(
     other: Option<&Tensor>,
     f: impl FnOnce(&Tensor) -> Result<Tensor>,
 ) -> Result<()> {
-    apply_or_assign(dst, other, || Ok(false), f)
+    apply_or_assign(dst, other, false, || Ok(false), f)
+}
+
+/// `apply` for the elementwise in-place ops (PyTorch's TensorIterator ops: `add_`, `exp_`,
+/// `clamp_`, `copy_`, `+=` ...), which also refuse a `dst` with several elements in one
+/// memory location and an `other` that partly overlaps `dst` (see `check_overlap`).
+pub fn apply_elementwise(
+    dst: &Tensor,
+    other: Option<&Tensor>,
+    f: impl FnOnce(&Tensor) -> Result<Tensor>,
+) -> Result<()> {
+    apply_or_assign(dst, other, true, || Ok(false), f)
+}
+
+/// PyTorch's memory-overlap checks of an elementwise write (`assert_no_internal_overlap`,
+/// `assert_no_partial_overlap`): `dst` may not have a stride 0 over a dim of several
+/// elements, and `other` may not share part of `dst`'s memory unless it is `dst` exactly.
+/// Layouts that are not dense and non-overlapping (e.g. `x[::2]` against `x[1::2]`) are
+/// "too hard" for PyTorch too, and pass.
+fn check_overlap(dst: &Tensor, other: Option<&Tensor>) -> Result<()> {
+    let l = dst.layout();
+    if l.shape
+        .iter()
+        .zip(&l.strides)
+        .any(|(&d, &s)| d > 1 && s == 0)
+    {
+        return Err(Error::Runtime("unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.".into()));
+    }
+    let Some(o) = other.filter(|o| o.same_storage(dst)) else {
+        return Ok(());
+    };
+    let lo = o.layout();
+    if dst.numel() == 0
+        || o.numel() == 0
+        || !l.is_non_overlapping_and_dense()
+        || !lo.is_non_overlapping_and_dense()
+    {
+        return Ok(());
+    }
+    // Element ranges in the shared storage (one dtype: the same buffer).
+    let span = |l: &Layout| (l.offset, l.offset + l.numel());
+    let ((a0, a1), (b0, b1)) = (span(l), span(lo));
+    let partial = if (a0, a1) == (b0, b1) {
+        l.strides != lo.strides
+    } else {
+        a0 < b1 && b0 < a1
+    };
+    if partial {
+        return Err(Error::Runtime("unsupported operation: some elements of the input tensor and the written-to tensor refer to a single memory location. Please clone() the tensor before performing the operation.".into()));
+    }
+    Ok(())
 }
 
 /// `apply`, where `direct` may first try to update `dst` in place when nothing records
-/// (`true`: done, so `f` is skipped; the version is bumped here).
+/// (`true`: done, so `f` is skipped; the version is bumped here), and `elementwise` adds the
+/// overlap checks of `apply_elementwise`.
 fn apply_or_assign(
     dst: &Tensor,
     other: Option<&Tensor>,
+    elementwise: bool,
     direct: impl FnOnce() -> Result<bool>,
     f: impl FnOnce(&Tensor) -> Result<Tensor>,
 ) -> Result<()> {
@@ -57,6 +110,9 @@ fn apply_or_assign(
     let tracking = grad_mode && (dst.requires_grad() || other.is_some_and(|o| o.requires_grad()));
     if grad_mode && dst.was_created_as_view() {
         check_not_multi_output_view(dst)?;
+    }
+    if elementwise {
+        check_overlap(dst, other)?;
     }
     if grad_mode {
         if let Some(base) = dst.view_base().filter(|b| tracking || b.requires_grad()) {
@@ -323,28 +379,28 @@ impl Backward {
 
 pub fn add_(dst: &Tensor, other: Operand, alpha: f64) -> Result<()> {
     let direct = || arith::binary_assign(dst, other, BinOp::Add, alpha);
-    apply_or_assign(dst, operand_tensor(&other), direct, |pre| {
+    apply_or_assign(dst, operand_tensor(&other), true, direct, |pre| {
         arith::add(pre, other, alpha)
     })
 }
 
 pub fn sub_(dst: &Tensor, other: Operand, alpha: f64) -> Result<()> {
     let direct = || arith::binary_assign(dst, other, BinOp::Sub, alpha);
-    apply_or_assign(dst, operand_tensor(&other), direct, |pre| {
+    apply_or_assign(dst, operand_tensor(&other), true, direct, |pre| {
         arith::sub(pre, other, alpha)
     })
 }
 
 pub fn mul_(dst: &Tensor, other: Operand) -> Result<()> {
     let direct = || arith::binary_assign(dst, other, BinOp::Mul, 1.0);
-    apply_or_assign(dst, operand_tensor(&other), direct, |pre| {
+    apply_or_assign(dst, operand_tensor(&other), true, direct, |pre| {
         arith::mul(pre, other)
     })
 }
 
 pub fn div_(dst: &Tensor, other: Operand) -> Result<()> {
     let direct = || arith::binary_assign(dst, other, BinOp::Div, 1.0);
-    apply_or_assign(dst, operand_tensor(&other), direct, |pre| {
+    apply_or_assign(dst, operand_tensor(&other), true, direct, |pre| {
         arith::div(pre, other)
     })
 }

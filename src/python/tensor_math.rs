@@ -62,7 +62,9 @@ fn in_place(
     f: impl FnOnce(&Tensor) -> CoreResult<Tensor> + Send,
 ) -> PyResult<Py<PyTensor>> {
     let t = &slf.borrow().tensor;
-    call(slf.py(), t.numel(), || inplace::apply(t, other, f))?;
+    call(slf.py(), t.numel(), || {
+        inplace::apply_elementwise(t, other, f)
+    })?;
     Ok(slf.clone().unbind())
 }
 
@@ -474,7 +476,7 @@ fn rdunder(
 fn iop(t: &Tensor, other: &Bound<'_, PyAny>, name: &str, f: OperandFn) -> PyResult<()> {
     let b = operand_arg(other, name, "other")?;
     let o = b.as_operand();
-    inplace::apply(t, o.tensor(), |pre| f(pre, o)).map_err(py_err)
+    inplace::apply_elementwise(t, o.tensor(), |pre| f(pre, o)).map_err(py_err)
 }
 
 macro_rules! operand_binary {
@@ -703,11 +705,17 @@ fn clamp_op(
 }
 
 fn bound_tensors<'a>(lo: &'a Option<PyOperand>, hi: &'a Option<PyOperand>) -> Option<&'a Tensor> {
-    // `inplace::apply` only needs to know whether another input takes part in autograd.
-    [lo, hi].into_iter().flatten().find_map(|b| match b {
-        PyOperand::Tensor(t) if t.requires_grad() => Some(t),
-        _ => None,
-    })
+    // The in-place mechanism needs to know whether another input takes part in autograd
+    // (so one that requires grad comes first), and checks a tensor bound for overlap.
+    let tensors = || {
+        [lo, hi].into_iter().flatten().filter_map(|b| match b {
+            PyOperand::Tensor(t) => Some(t),
+            _ => None,
+        })
+    };
+    tensors()
+        .find(|t| t.requires_grad())
+        .or_else(|| tensors().next())
 }
 
 #[pymethods]

@@ -1,0 +1,89 @@
+"""Elementwise in-place ops refuse memory overlap as PyTorch's TensorIterator does
+(src/ops/inplace.rs `check_overlap`): a written-to tensor with several elements in one
+memory location (an expanded tensor), and an input that partly overlaps the written-to
+tensor. `fill_`, `zero_` and the indexing writes (`masked_fill_`, `index_add_`) do not check,
+as in PyTorch; layouts that are not dense (`x[::2]` against `x[1::2]`) pass, as in PyTorch.
+"""
+
+import ferrograd
+import pytest
+
+INTERNAL = "more than one element of the written-to tensor refers to a single memory location"
+PARTIAL = "some elements of the input tensor and the written-to tensor refer to a single"
+
+
+def expanded(lib=ferrograd):
+    return lib.ones(3).expand(2, 3)
+
+
+def x6(lib=ferrograd):
+    return lib.arange(6.0)
+
+
+# (name, function of lib, expected error text or None)
+CASES = [
+    ("fill_ expanded", lambda lib: expanded(lib).fill_(2), None),
+    ("zero_ expanded", lambda lib: expanded(lib).zero_(), None),
+    ("exp_ expanded", lambda lib: expanded(lib).exp_(), INTERNAL),
+    ("relu_ expanded", lambda lib: expanded(lib).relu_(), INTERNAL),
+    ("clamp_ expanded", lambda lib: expanded(lib).clamp_(0, 1), INTERNAL),
+    ("copy_ expanded", lambda lib: expanded(lib).copy_(lib.ones(2, 3)), INTERNAL),
+    ("add_ scalar expanded", lambda lib: expanded(lib).add_(1), INTERNAL),
+    ("iadd expanded", lambda lib: expanded(lib).__iadd__(1), INTERNAL),
+    ("size-1 expand", lambda lib: lib.ones(1).expand(1, 1).add_(1), None),
+    ("add_ partial", lambda lib: (lambda x: x[1:].add_(x[:-1]))(x6(lib)), PARTIAL),
+    ("iadd partial", lambda lib: (lambda x: x[1:].__iadd__(x[:-1]))(x6(lib)), PARTIAL),
+    ("sub_ partial", lambda lib: (lambda x: x[1:].sub_(x[:-1], alpha=2))(x6(lib)), PARTIAL),
+    ("pow_ partial", lambda lib: (lambda x: x[1:].pow_(x[:-1]))(x6(lib)), PARTIAL),
+    ("clamp_ partial", lambda lib: (lambda x: x[1:].clamp_(x[:-1], None))(x6(lib)), PARTIAL),
+    ("eq_ partial", lambda lib: (lambda x: x[1:].eq_(x[:-1]))(x6(lib)), PARTIAL),
+    ("copy_ partial", lambda lib: (lambda x: x[1:].copy_(x[:-1]))(x6(lib)), PARTIAL),
+    (
+        "masked_fill_ partial",
+        lambda lib: (lambda x: x[1:].masked_fill_(x[:-1] > 2, 0.0))(x6(lib)),
+        None,
+    ),
+    ("same range, other strides", lambda lib: (lambda y: y.add_(y.t()))(lib.zeros(2, 2)), PARTIAL),
+    ("copy_ of a transpose", lambda lib: (lambda y: y.copy_(y.t()))(lib.zeros(2, 2)), PARTIAL),
+    ("row against its matrix", lambda lib: (lambda z: z.mul_(z[0]))(lib.ones(3, 3)), PARTIAL),
+    ("itself", lambda lib: (lambda y: (y.add_(y), y.copy_(y)))(lib.zeros(4)), None),
+    ("disjoint halves", lambda lib: (lambda y: y[:2].add_(y[2:]))(lib.zeros(4)), None),
+    ("not dense", lambda lib: (lambda x: x[::2].add_(x[1::2]))(x6(lib)), None),
+    ("2-d not dense", lambda lib: (lambda w: w[:, 1:].add_(w[:, :2]))(lib.ones(2, 3)), None),
+    ("empty", lambda lib: (lambda x: x[:0].add_(x[:0]))(x6(lib)), None),
+]
+
+
+@pytest.mark.parametrize("name,f,error", CASES, ids=[c[0] for c in CASES])
+def test_overlap_checks(name, f, error):
+    if error is None:
+        f(ferrograd)
+    else:
+        with pytest.raises(RuntimeError, match=error) as info:
+            f(ferrograd)
+        assert str(info.value).endswith(
+            "Please clone() the tensor before performing the operation."
+        )
+
+
+@pytest.mark.parametrize("name,f,error", CASES, ids=[c[0] for c in CASES])
+def test_overlap_checks_match_torch(name, f, error):
+    torch = pytest.importorskip("torch")
+    try:
+        f(torch)
+        raised = None
+    except RuntimeError as e:
+        raised = str(e)
+    assert (raised is None) == (error is None) and (error is None or error in raised), raised
+
+
+def test_a_refused_write_leaves_the_tensor_and_its_version_alone():
+    x = ferrograd.arange(6.0)
+    v = x._version
+    with pytest.raises(RuntimeError, match=PARTIAL):
+        x[1:].add_(x[:-1])
+    assert x.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0] and x._version == v
+    # A leaf that requires grad still gets autograd's error first, as in PyTorch.
+    w = ferrograd.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+        w.add_(w)
