@@ -39,40 +39,30 @@ fn has_avx2() -> bool {
     }
 }
 
-/// `exp` with a vectorisable body: `f32` by range reduction and a polynomial, `f64` by libm
-/// (its loops are memory-bound first).
-pub trait VecExp: Copy {
+/// `exp` and `tanh` with vectorisable bodies: `f32` by range reduction and polynomials
+/// (`tanh`: a polynomial near 0 and `exp` beyond), `f64` by libm (its loops are
+/// memory-bound first).
+pub trait VecMath: Copy {
     fn vexp(self) -> Self;
+    fn vtanh(self) -> Self;
 }
 
-impl VecExp for f64 {
+impl VecMath for f64 {
     #[inline(always)]
     fn vexp(self) -> f64 {
         self.exp()
     }
-}
-
-impl VecExp for f32 {
-    #[inline(always)]
-    fn vexp(self) -> f32 {
-        exp_f32(self)
-    }
-}
-
-/// `tanh` with a vectorisable body: `f32` by a polynomial near 0 and `exp` beyond, `f64` by
-/// libm.
-pub trait VecTanh: Copy {
-    fn vtanh(self) -> Self;
-}
-
-impl VecTanh for f64 {
     #[inline(always)]
     fn vtanh(self) -> f64 {
         self.tanh()
     }
 }
 
-impl VecTanh for f32 {
+impl VecMath for f32 {
+    #[inline(always)]
+    fn vexp(self) -> f32 {
+        exp_f32(self)
+    }
     #[inline(always)]
     fn vtanh(self) -> f32 {
         tanh_f32(self)

@@ -15,7 +15,7 @@ use super::{cast_raw, inplace, track, Backward as Op, Ctx, Grads, Saved};
 use crate::dtype::{DType, Scalar, DEFAULT_FLOAT};
 use crate::error::{Error, Result};
 use crate::kernels;
-use crate::kernels::vmath::{VecExp, VecTanh};
+use crate::kernels::vmath::VecMath;
 use crate::storage::Element;
 use crate::tensor::Tensor;
 use crate::{float_dispatch, numeric_dispatch};
