@@ -87,3 +87,21 @@ def test_a_refused_write_leaves_the_tensor_and_its_version_alone():
     w = ferrograd.ones(3, requires_grad=True)
     with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
         w.add_(w)
+
+
+def test_copy_from_the_same_memory_and_from_a_number():
+    # An expanded tensor copied onto itself (same storage, layout and dtype) changes nothing
+    # and is no error: PyTorch returns before its overlap checks.
+    base = ferrograd.arange(4.0)
+    e = base.unsqueeze(0).expand(2, 4)
+    e.copy_(base.unsqueeze(0).expand(2, 4))
+    assert base.tolist() == [0.0, 1.0, 2.0, 3.0]
+    # A Python number is copied into every element, cast to the tensor's dtype.
+    assert ferrograd.zeros(3).copy_(2.5).tolist() == [2.5, 2.5, 2.5]
+    assert ferrograd.zeros(2, dtype=ferrograd.int64).copy_(True).tolist() == [1, 1]
+    y = ferrograd.zeros(3, requires_grad=True).clone()
+    assert type(y.copy_(1).grad_fn).__name__ == "CopyBackwards"
+    with pytest.raises(
+        TypeError, match=r"copy_\(\): argument 'other' \(position 1\) must be Tensor, not str"
+    ):
+        ferrograd.zeros(3).copy_("a")

@@ -43,7 +43,8 @@ impl<'a> Operand<'a> {
     }
 
     /// The operand as a tensor of `dtype` (a Python number becomes a zero-dim tensor).
-    fn to_tensor(self, dtype: DType) -> Result<Tensor> {
+    /// The operand as a tensor of `dtype` (a scalar as a 0-dim tensor).
+    pub fn to_tensor(self, dtype: DType) -> Result<Tensor> {
         match self {
             Operand::Tensor(t) => cast_raw(t, dtype),
             Operand::Scalar(s) => numeric_or_bool_scalar(s, dtype),

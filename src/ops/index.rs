@@ -1298,7 +1298,10 @@ pub fn copy_(x: &Tensor, src: &Tensor) -> Result<()> {
         )));
     }
     let spec = Spec::new(Steps::new(), Vec::new(), Rule::Index, &[]);
-    inplace::apply_elementwise(x, Some(src), |pre| {
+    // A copy from the same memory seen the same way changes nothing: PyTorch returns before
+    // its overlap checks (an expanded tensor copied onto itself is no error).
+    let same_data = x.same_storage(src) && x.layout() == src.layout() && x.dtype() == src.dtype();
+    let f = |pre: &Tensor| {
         put(
             pre,
             &spec,
@@ -1307,7 +1310,12 @@ pub fn copy_(x: &Tensor, src: &Tensor) -> Result<()> {
             1.0,
             "CopyBackwards",
         )
-    })
+    };
+    if same_data {
+        inplace::apply(x, Some(src), f)
+    } else {
+        inplace::apply_elementwise(x, Some(src), f)
+    }
 }
 
 // ---- backward rules -----------------------------------------------------------------------

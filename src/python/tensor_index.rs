@@ -558,8 +558,17 @@ impl PyTensor {
         non_blocking: bool,
     ) -> PyResult<Py<Self>> {
         let _ = non_blocking;
-        let s = tensor_arg(src, "copy_", "src", 1)?;
         let t = &slf.borrow().tensor;
+        // A Python number is copied as a 0-dim tensor (PyTorch accepts it too).
+        let number = if src.is_instance_of::<PyTensor>() {
+            None
+        } else {
+            scalar_of(src).ok().flatten()
+        };
+        let s = match number {
+            Some(v) => crate::ops::arith::Operand::Scalar(v).to_tensor(t.dtype())?,
+            None => tensor_arg(src, "copy_", "other", 1)?,
+        };
         run(slf.py(), t.numel(), || index::copy_(t, &s))?;
         Ok(this(slf))
     }
