@@ -754,3 +754,16 @@ else:
 
     def test_random_misuse_never_panics():
         pytest.skip("hypothesis is not installed")
+
+
+def test_broadcast_error_names_the_last_mismatched_dim():
+    # PyTorch checks from the last dim backwards, so with several mismatches it names the last.
+    with pytest.raises(
+        RuntimeError,
+        match=r"tensor a \(3\) must match the size of tensor b \(4\) at non-singleton dimension 1",
+    ):
+        ferrograd.ones(4, 3) + ferrograd.ones(3, 4)
+    # copy_ checks overlap before shapes, as PyTorch.
+    x = ferrograd.zeros(3, 4)
+    with pytest.raises(RuntimeError, match="some elements of the input tensor and the written-to"):
+        x.t().copy_(x.view(-1)[:11])

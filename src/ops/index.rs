@@ -1289,19 +1289,20 @@ pub fn masked_select(x: &Tensor, mask: &Tensor) -> Result<Tensor> {
 
 /// `x.copy_(src)`: `src` broadcast to `x`'s shape and cast to its dtype (CopyBackwards).
 pub fn copy_(x: &Tensor, src: &Tensor) -> Result<()> {
-    let shape = broadcast_shapes(x.shape(), src.shape())?;
-    if shape.as_slice() != x.shape() {
-        return Err(Error::Runtime(format!(
-            "output with shape {} doesn't match the broadcast shape {}",
-            format_shape(x.shape()),
-            format_shape(&shape)
-        )));
-    }
     let spec = Spec::new(Steps::new(), Vec::new(), Rule::Index, &[]);
     // A copy from the same memory seen the same way changes nothing: PyTorch returns before
     // its overlap checks (an expanded tensor copied onto itself is no error).
     let same_data = x.same_storage(src) && x.layout() == src.layout() && x.dtype() == src.dtype();
+    // The shapes are checked after the in-place and overlap checks, as in PyTorch.
     let f = |pre: &Tensor| {
+        let shape = broadcast_shapes(x.shape(), src.shape())?;
+        if shape.as_slice() != x.shape() {
+            return Err(Error::Runtime(format!(
+                "output with shape {} doesn't match the broadcast shape {}",
+                format_shape(x.shape()),
+                format_shape(&shape)
+            )));
+        }
         put(
             pre,
             &spec,
