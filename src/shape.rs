@@ -174,13 +174,12 @@ impl Layout {
     /// True when elements are laid out row-major without gaps (size-1 dims may have any
     /// stride). Every empty layout is contiguous, as in PyTorch.
     /// Every element at its own memory location with no gaps, in some order of the dims
-    /// (PyTorch's `is_non_overlapping_and_dense`: a permuted contiguous layout).
+    /// (PyTorch's `is_non_overlapping_and_dense`: a permuted contiguous layout). Dims of
+    /// fewer than 2 elements take no part (so an empty layout is judged by its other dims;
+    /// callers that care about empty tensors decide those first).
     pub fn is_non_overlapping_and_dense(&self) -> bool {
-        if self.is_contiguous() {
-            return true;
-        }
         let mut dims: SmallVec<[usize; 8]> = (0..self.shape.len())
-            .filter(|&d| self.shape[d] != 1)
+            .filter(|&d| self.shape[d] >= 2)
             .collect();
         dims.sort_by_key(|&d| self.strides[d]);
         let mut expected = 1usize;

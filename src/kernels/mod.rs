@@ -17,6 +17,7 @@ pub mod vmath;
 pub use elementwise::{binary, cast, unary};
 pub use reduce::sum_dims;
 
+use crate::dtype::DType;
 use crate::shape::Layout;
 use crate::storage::{Buffer, Element};
 use crate::tensor::Tensor;
@@ -196,42 +197,28 @@ pub fn copy_into(dst: &Tensor, src: &Tensor) {
             });
         }
     }
-    /// Both contiguous and of one dtype: a plain copy, across the team when it is large.
-    fn direct<T: Element>(dst_buf: &mut [T], layout: &Layout, src: &Tensor) -> bool {
-        let (n, sl) = (layout.numel(), src.layout());
-        let Some(s) = T::slice(src.buffer()) else {
+    /// Both contiguous and of one dtype: a plain copy (`elementwise::assign`, across the team
+    /// when it is large).
+    fn direct<T: Element>(dst: &Tensor, src: &Tensor) -> bool {
+        let Some(s) = src.contiguous_slice::<T>().filter(|s| !s.is_empty()) else {
             return false;
         };
-        if n == 0 || !layout.is_contiguous() || !sl.is_contiguous() || sl.numel() != n {
-            return false;
-        }
-        let (d, s) = (
-            &mut dst_buf[layout.offset..layout.offset + n],
-            &s[sl.offset..sl.offset + n],
-        );
-        if n >= PARALLEL_THRESHOLD {
-            let len = team::chunk_len(n, 1 << 14);
-            team::for_each_chunk_mut(d, len, |c, d| {
-                d.copy_from_slice(&s[c * len..c * len + d.len()])
-            });
-        } else {
-            d.copy_from_slice(s);
-        }
-        true
+        // SAFETY: `src` is a different storage, and nothing else borrows `dst`'s buffer.
+        unsafe { elementwise::assign::<T>(dst, elementwise::Rhs::Slice(s), |_, y| y) }
+    }
+    let done = match dst.dtype() {
+        DType::Bool => direct::<bool>(dst, src),
+        DType::I64 => direct::<i64>(dst, src),
+        DType::F32 => direct::<f32>(dst, src),
+        DType::F64 => direct::<f64>(dst, src),
+    };
+    if done {
+        return;
     }
     let layout = dst.layout();
     // SAFETY: `src` is a different storage, and no other borrow of `dst`'s buffer is alive
     // for the duration of this write.
     let buf = unsafe { dst.storage().buffer_mut() };
-    let done = match &mut *buf {
-        Buffer::Bool(v) => direct(v, layout, src),
-        Buffer::I64(v) => direct(v, layout, src),
-        Buffer::F32(v) => direct(v, layout, src),
-        Buffer::F64(v) => direct(v, layout, src),
-    };
-    if done {
-        return;
-    }
     match buf {
         Buffer::Bool(v) => go(v, layout, gather_cast::<bool>(src)),
         Buffer::I64(v) => go(v, layout, gather_cast::<i64>(src)),

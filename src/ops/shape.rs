@@ -446,18 +446,7 @@ pub fn clone_as(t: &Tensor, preserve: bool) -> Result<Tensor> {
 fn preserved_strides(l: &Layout) -> Dims {
     let (shape, strides) = (&l.shape, &l.strides);
     let nd = shape.len();
-    let mut perm: Dims = (0..nd).collect();
-    perm.sort_by_key(|&d| (shape[d] < 2, strides[d]));
-    let mut expected = 1usize;
-    let dense = perm.iter().all(|&d| {
-        if shape[d] < 2 {
-            return true;
-        }
-        let ok = strides[d] == expected;
-        expected = expected.saturating_mul(shape[d]);
-        ok
-    });
-    if dense {
+    if l.is_non_overlapping_and_dense() {
         return strides.clone();
     }
     // -1: `a` stays before `b`; 1: they swap; 0: undecided (keep looking further back).
